@@ -171,8 +171,11 @@ class Harness:
         built = os.path.join(context, "_build", "requirements.txt")
         with open(built, encoding="utf-8") if os.path.exists(built) else open(os.devnull, encoding="utf-8") as handle:
             python_deps = handle.read()
-        check(result, code == 0 and os.path.exists(os.path.join(context, "Containerfile")) and "boto3" in python_deps,
-              "ansible-builder create produced a build context with our Python requirements")
+        with open(os.path.join(self.tree, "requirements.txt"), encoding="utf-8") as handle:
+            wanted = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+        missing = [line for line in wanted if line not in python_deps]
+        check(result, code == 0 and os.path.exists(os.path.join(context, "Containerfile")) and not missing,
+              "ansible-builder create produced a build context with requirements.txt" + (" (missing %s)" % missing if missing else ""))
 
     def suite_lab(self, result: SuiteResult) -> None:
         lab = os.path.join(self.tree, "tests", "lab")
