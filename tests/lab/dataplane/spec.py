@@ -1,0 +1,287 @@
+"""The neutral description of a lab fabric: validation, defaults, names (pure, no I/O).
+
+See README.md in this directory for the schema. Every endpoint carries only the parameters of
+its own side (what one cloud object says); nothing here copies a value from the peer, so a
+mismatch between the two sides reaches strongSwan/FRR and fails there, as it would in a cloud.
+"""
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+PROPOSAL_PATTERN = re.compile(r"^[a-z0-9_]+(-[a-z0-9_]+)*$")
+
+SITE_DEFAULTS = {
+    "router_id": None,      # default: first host of the site's first network
+    "networks": [],
+    "probes": [],
+    "max_paths": 1,         # 1 = one best path (AWS VGW); >1 = ECMP over tunnels (GCP Cloud Router, TGW ECMP)
+}
+
+ENDPOINT_DEFAULTS = {
+    "ike_version": 2,
+    "ike_proposals": ["aes256-sha256-modp2048"],
+    "esp_proposals": ["aes256-sha256-modp2048"],   # a DH group in an ESP proposal = PFS group
+    "ike_lifetime": 28800,
+    "esp_lifetime": 3600,
+    "rekey_margin": 270,
+    "rekey_fuzz": 100,
+    "replay_window": None,
+    "dpd_interval": 10,
+    "dpd_timeout": 30,
+    "dpd_action": "restart",
+    "start": "initiate",
+    "local_id": None,       # default: outside_ip
+    "remote_id": None,      # default: remote_ip
+    "bgp_hold": 30,
+    "bgp_keepalive": 10,
+}
+
+ENDPOINT_REQUIRED = ("id", "site", "outside_ip", "remote_ip", "psk", "inside_ip", "bgp_peer_ip", "bgp_peer_asn")
+DPD_ACTIONS = ("clear", "none", "restart")
+START_ACTIONS = ("initiate", "wait")
+
+# Endpoint fields grouped by what a change of them means for a running fabric.
+IPSEC_FIELDS = ("psk", "ike_version", "ike_proposals", "esp_proposals", "ike_lifetime", "esp_lifetime", "rekey_margin",
+                "rekey_fuzz", "replay_window", "dpd_interval", "dpd_timeout", "dpd_action", "start", "local_id", "remote_id",
+                "remote_ip")
+BGP_FIELDS = ("bgp_peer_ip", "bgp_peer_asn", "bgp_hold", "bgp_keepalive")
+WIRING_FIELDS = ("site", "outside_ip", "inside_ip")
+
+
+class SpecError(ValueError):
+    """The description is invalid; the message names the offending field."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SpecError(message)
+
+
+def _ipv4(value, where: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError as exc:
+        raise SpecError("%s: %r is not an IPv4 address" % (where, value)) from exc
+
+
+def _ipv4_interface(value, where: str) -> ipaddress.IPv4Interface:
+    try:
+        iface = ipaddress.IPv4Interface(str(value))
+    except ValueError as exc:
+        raise SpecError("%s: %r is not an IPv4 address/prefix" % (where, value)) from exc
+    _require("/" in str(value), "%s: %r needs a prefix length" % (where, value))
+    return iface
+
+
+def _ipv4_network(value, where: str) -> str:
+    try:
+        return str(ipaddress.IPv4Network(str(value), strict=True))
+    except ValueError as exc:
+        raise SpecError("%s: %r is not an IPv4 network" % (where, value)) from exc
+
+
+def _positive_int(value, where: str, minimum: int = 1, maximum: int | None = None) -> int:
+    _require(isinstance(value, int) and not isinstance(value, bool), "%s: %r is not an integer" % (where, value))
+    _require(value >= minimum, "%s: %d is below %d" % (where, value, minimum))
+    _require(maximum is None or value <= maximum, "%s: %d is above %s" % (where, value, maximum))
+    return value
+
+
+def _proposals(value, where: str) -> list:
+    if isinstance(value, str):
+        value = [value]
+    _require(isinstance(value, list) and value, "%s: needs a non-empty list of strongSwan proposals" % where)
+    for proposal in value:
+        _require(isinstance(proposal, str) and PROPOSAL_PATTERN.match(proposal) is not None,
+                 "%s: %r is not a strongSwan proposal (e.g. aes256-sha256-modp2048)" % (where, proposal))
+    return list(value)
+
+
+def normalize(description: dict) -> dict:
+    """Validate a description and return a deep copy with all defaults filled in."""
+    _require(isinstance(description, dict), "the description must be a mapping")
+    spec = copy.deepcopy(description)
+    unknown = set(spec) - {"name", "sites", "endpoints", "comment"}
+    _require(not unknown, "unknown top-level keys: %s" % ", ".join(sorted(unknown)))
+    name = spec.get("name")
+    _require(isinstance(name, str) and NAME_PATTERN.match(name) is not None,
+             "name: %r must match %s (it prefixes namespace names)" % (name, NAME_PATTERN.pattern))
+    sites = spec.get("sites")
+    _require(isinstance(sites, list) and sites, "sites: needs a non-empty list")
+    endpoints = spec.get("endpoints", [])
+    _require(isinstance(endpoints, list), "endpoints: needs a list")
+
+    site_ids: set = set()
+    probe_names: set = set()
+    normalized_sites = []
+    for index, raw_site in enumerate(sites):
+        where = "sites[%d]" % index
+        _require(isinstance(raw_site, dict), "%s: must be a mapping" % where)
+        unknown = set(raw_site) - set(SITE_DEFAULTS) - {"id", "asn"}
+        _require(not unknown, "%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
+        site = dict(SITE_DEFAULTS, **raw_site)
+        site["probes"] = [dict(probe) for probe in site["probes"]]
+        site_id = site.get("id")
+        _require(isinstance(site_id, str) and ID_PATTERN.match(site_id) is not None, "%s.id: %r is not a valid id" % (where, site_id))
+        _require(site_id not in site_ids, "%s.id: duplicate site id %r" % (where, site_id))
+        site_ids.add(site_id)
+        where = "sites[%s]" % site_id
+        site["asn"] = _positive_int(site.get("asn"), where + ".asn", 1, 4294967294)
+        _require(isinstance(site["networks"], list) and site["networks"], "%s.networks: needs at least one network" % where)
+        site["networks"] = [_ipv4_network(net, where + ".networks") for net in site["networks"]]
+        site["max_paths"] = _positive_int(site["max_paths"], where + ".max_paths", 1, 64)
+        if site["router_id"] is None:
+            site["router_id"] = str(next(ipaddress.IPv4Network(site["networks"][0]).hosts()))
+        site["router_id"] = _ipv4(site["router_id"], where + ".router_id")
+        for probe_index, probe in enumerate(site["probes"]):
+            pwhere = "%s.probes[%d]" % (where, probe_index)
+            unknown = set(probe) - {"name", "address"}
+            _require(not unknown, "%s: unknown keys %s" % (pwhere, ", ".join(sorted(unknown))))
+            pname = probe.get("name")
+            _require(isinstance(pname, str) and ID_PATTERN.match(pname) is not None, "%s.name: %r is not a valid name" % (pwhere, pname))
+            _require(pname not in probe_names, "%s.name: duplicate probe name %r" % (pwhere, pname))
+            probe_names.add(pname)
+            address = _ipv4_interface(probe.get("address"), pwhere + ".address")
+            _require(address.network.prefixlen < 31, "%s.address: %s leaves no room for a gateway" % (pwhere, address))
+            _require(any(address.ip in ipaddress.IPv4Network(net) for net in site["networks"]),
+                     "%s.address: %s is outside the site's networks %s" % (pwhere, address.ip, site["networks"]))
+            probe["address"] = str(address)
+        normalized_sites.append(site)
+
+    endpoint_ids: set = set()
+    address_pairs: dict = {}
+    inside_by_site: dict = {}
+    normalized_endpoints = []
+    for index, raw_endpoint in enumerate(endpoints):
+        where = "endpoints[%d]" % index
+        _require(isinstance(raw_endpoint, dict), "%s: must be a mapping" % where)
+        unknown = set(raw_endpoint) - set(ENDPOINT_DEFAULTS) - set(ENDPOINT_REQUIRED)
+        _require(not unknown, "%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
+        for key in ENDPOINT_REQUIRED:
+            _require(raw_endpoint.get(key) is not None, "%s.%s: required" % (where, key))
+        endpoint = dict(ENDPOINT_DEFAULTS, **raw_endpoint)
+        endpoint_id = endpoint["id"]
+        _require(isinstance(endpoint_id, str) and ID_PATTERN.match(endpoint_id) is not None,
+                 "%s.id: %r is not a valid id" % (where, endpoint_id))
+        _require(endpoint_id not in endpoint_ids, "%s.id: duplicate endpoint id %r" % (where, endpoint_id))
+        endpoint_ids.add(endpoint_id)
+        where = "endpoints[%s]" % endpoint_id
+        _require(endpoint["site"] in site_ids, "%s.site: unknown site %r" % (where, endpoint["site"]))
+        endpoint["outside_ip"] = _ipv4(endpoint["outside_ip"], where + ".outside_ip")
+        endpoint["remote_ip"] = _ipv4(endpoint["remote_ip"], where + ".remote_ip")
+        pair = (endpoint["outside_ip"], endpoint["remote_ip"])
+        _require(pair not in address_pairs, "%s: outside_ip %s -> remote_ip %s is already used by endpoint %s"
+                 % (where, pair[0], pair[1], address_pairs.get(pair)))
+        address_pairs[pair] = endpoint_id
+        _require(isinstance(endpoint["psk"], str) and endpoint["psk"], "%s.psk: needs a non-empty string" % where)
+        _require(endpoint["ike_version"] in (1, 2), "%s.ike_version: must be 1 or 2" % where)
+        endpoint["ike_proposals"] = _proposals(endpoint["ike_proposals"], where + ".ike_proposals")
+        endpoint["esp_proposals"] = _proposals(endpoint["esp_proposals"], where + ".esp_proposals")
+        for key in ("ike_lifetime", "esp_lifetime", "dpd_interval", "dpd_timeout", "bgp_hold"):
+            endpoint[key] = _positive_int(endpoint[key], "%s.%s" % (where, key))
+        endpoint["rekey_margin"] = _positive_int(endpoint["rekey_margin"], where + ".rekey_margin", 0)
+        endpoint["rekey_fuzz"] = _positive_int(endpoint["rekey_fuzz"], where + ".rekey_fuzz", 0, 100)
+        endpoint["bgp_keepalive"] = _positive_int(endpoint["bgp_keepalive"], where + ".bgp_keepalive", 0)
+        if endpoint["replay_window"] is not None:
+            endpoint["replay_window"] = _positive_int(endpoint["replay_window"], where + ".replay_window", 0)
+        _require(endpoint["dpd_action"] in DPD_ACTIONS, "%s.dpd_action: one of %s" % (where, ", ".join(DPD_ACTIONS)))
+        _require(endpoint["start"] in START_ACTIONS, "%s.start: one of %s" % (where, ", ".join(START_ACTIONS)))
+        for key in ("local_id", "remote_id"):
+            _require(endpoint[key] is None or (isinstance(endpoint[key], str) and endpoint[key].strip() and '"' not in endpoint[key]),
+                     "%s.%s: needs an identity string" % (where, key))
+        inside = _ipv4_interface(endpoint["inside_ip"], where + ".inside_ip")
+        _require(inside.network.prefixlen <= 30, "%s.inside_ip: %s needs a /30 or larger" % (where, inside))
+        _require(inside.ip not in (inside.network.network_address, inside.network.broadcast_address),
+                 "%s.inside_ip: %s is not a host address of its network" % (where, inside))
+        endpoint["inside_ip"] = str(inside)
+        endpoint["bgp_peer_ip"] = _ipv4(endpoint["bgp_peer_ip"], where + ".bgp_peer_ip")
+        peer = ipaddress.IPv4Address(endpoint["bgp_peer_ip"])
+        _require(peer in inside.network and peer != inside.ip,
+                 "%s.bgp_peer_ip: %s must be another host of inside_ip's network %s" % (where, peer, inside.network))
+        endpoint["bgp_peer_asn"] = _positive_int(endpoint["bgp_peer_asn"], where + ".bgp_peer_asn", 1, 4294967294)
+        for other_id, other_network in inside_by_site.get(endpoint["site"], []):
+            _require(not inside.network.overlaps(other_network),
+                     "%s.inside_ip: %s overlaps endpoint %s's inside network %s on the same site router"
+                     % (where, inside.network, other_id, other_network))
+        inside_by_site.setdefault(endpoint["site"], []).append((endpoint_id, inside.network))
+        normalized_endpoints.append(endpoint)
+
+    spec["sites"] = normalized_sites
+    spec["endpoints"] = normalized_endpoints
+    _require(len(spec["endpoints"]) <= 200, "endpoints: at most 200 per fabric")
+    return spec
+
+
+def site_by_id(spec: dict) -> dict:
+    return {site["id"]: site for site in spec["sites"]}
+
+
+def endpoint_by_id(spec: dict) -> dict:
+    return {endpoint["id"]: endpoint for endpoint in spec["endpoints"]}
+
+
+def links(spec: dict) -> dict:
+    """Pair endpoints by address only: B is A's peer when B.outside_ip == A.remote_ip and B.remote_ip == A.outside_ip.
+
+    Returns {endpoint_id: peer_endpoint_id or None}. Nothing else is used to pair, so a wrong
+    outside address leaves an endpoint without a peer.
+    """
+    by_pair = {(ep["outside_ip"], ep["remote_ip"]): ep["id"] for ep in spec["endpoints"]}
+    return {ep["id"]: by_pair.get((ep["remote_ip"], ep["outside_ip"])) for ep in spec["endpoints"]}
+
+
+def expected_prefixes(spec: dict) -> dict:
+    """{endpoint_id: sorted networks the endpoint's BGP neighbour should announce}, from the paired peer's site."""
+    sites = site_by_id(spec)
+    endpoints = endpoint_by_id(spec)
+    result = {}
+    for endpoint_id, peer_id in links(spec).items():
+        result[endpoint_id] = sorted(sites[endpoints[peer_id]["site"]]["networks"]) if peer_id else []
+    return result
+
+
+def shared_outside_ips(spec: dict) -> dict:
+    """{outside_ip: [endpoint ids]} for addresses held by more than one endpoint namespace."""
+    holders: dict = {}
+    for endpoint in spec["endpoints"]:
+        holders.setdefault(endpoint["outside_ip"], []).append(endpoint["id"])
+    return {address: ids for address, ids in holders.items() if len(ids) > 1}
+
+
+class Names:
+    """Namespace, interface and table names of one fabric. Interface names are short and only unique per namespace."""
+
+    INET_TO_ENDPOINT = "x%d"        # in the internet namespace, one per endpoint index
+    ENDPOINT_OUTSIDE = "out"        # in an endpoint namespace, towards the internet
+    ENDPOINT_VTI = "vti"            # in an endpoint namespace, towards the site router (plays the VTI)
+    ROUTER_TO_ENDPOINT = "t%d"      # in a router namespace, one per endpoint index
+    ROUTER_TO_PROBE = "p%d"         # in a router namespace, one per probe index
+    PROBE_IFACE = "eth0"
+    TUNNEL_TABLE = 220              # endpoint: traffic from the router goes only into ipsec0
+    ROUTER_TABLE = 101              # endpoint: traffic out of ipsec0 goes only to the router
+    CHARON_TABLE = 221              # endpoint: kernel-libipsec's own routes (0/0 via ipsec0 + exclude route to the peer)
+    INET_GATEWAY = "100.64.0.1"     # the internet namespace's address on every endpoint link
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def inet(self) -> str:
+        return "%s-inet" % self.name
+
+    def router(self, site_id: str) -> str:
+        return "%s-r-%s" % (self.name, site_id)
+
+    def endpoint(self, endpoint_id: str) -> str:
+        return "%s-e-%s" % (self.name, endpoint_id)
+
+    def probe(self, probe_name: str) -> str:
+        return "%s-p-%s" % (self.name, probe_name)
+
+    @staticmethod
+    def fabric_of_namespace(namespace: str) -> str:
+        return namespace.split("-", 1)[0]
