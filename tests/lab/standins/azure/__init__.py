@@ -64,13 +64,7 @@ Until status arrives a connection reads connectionStatus "Unknown" while provisi
 """
 from __future__ import annotations
 
-import argparse
-import signal
-import sys
-
-from werkzeug.serving import make_server
-
-from standins._common import Delays, FaultPlan, LabMiddleware, load_config
+from standins._common import LabMiddleware, knobs_from_config, run_standin
 
 from ._arm import ArmApplication, classify, render_fault
 from ._network import DEFAULT_DELAYS, AzureNetworkController
@@ -81,24 +75,11 @@ __all__ = ["build_app", "main", "classify", "render_fault", "AzureNetworkControl
 def build_app(config: dict | None = None) -> LabMiddleware:
     """The stand-in as an in-process WSGI app wrapped in the lab middleware."""
     config = config or {}
-    delays = Delays(DEFAULT_DELAYS)
-    delays.configure(config.get("delays", {}))
-    faults = FaultPlan()
-    faults.configure(config.get("faults", {}))
+    delays, faults = knobs_from_config(config, DEFAULT_DELAYS)
     controller = AzureNetworkController(delays, resource_groups=config.get("resource_groups", []))
     return LabMiddleware(ArmApplication(controller, delays), cloud="azure", classify=classify, render_fault=render_fault,
                          controller=controller, faults=faults, delays=delays)
 
 
-def main(argv: list | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="standins.azure", description="Azure Network (VPN subset) stand-in")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--config", help="JSON file: delays, faults, resource_groups")
-    options = parser.parse_args(argv)
-    app = build_app(load_config(options.config))
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    # As standins._common.serve, but announcing readiness only once the socket is bound.
-    server = make_server(options.host, options.port, app, threaded=True)
-    print("azure stand-in listening on http://%s:%d" % (options.host, server.server_port), flush=True)
-    server.serve_forever()
+def main(argv: list | None = None) -> int:
+    return run_standin("azure", "Azure Network (VPN subset) stand-in", build_app, argv)

@@ -2,6 +2,8 @@
 # Internal to the multicloud.vpn test lab; not shipped in the collection.
 from __future__ import annotations
 
+import sys
+
 from standins.azure import main
 
-main()
+sys.exit(main())

@@ -2,6 +2,8 @@
 # Internal to the multicloud.vpn test lab; not shipped in the collection.
 from __future__ import annotations
 
-from . import main
+import sys
 
-main()
+from standins.ec2 import main
+
+sys.exit(main())

@@ -3,19 +3,16 @@
 """build_app(), the controller behind /_lab/{reset,state,status}, and main()."""
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import logging
 import random
 import threading
-import time
 from typing import Any
 
 from moto.core.base_backend import BackendDict
 from moto.core.utils import convert_to_flask_response
 from moto.moto_server.werkzeug_app import create_backend_app
 
-from .._common import Delays, FaultPlan, LabMiddleware, load_config, serve
+from .._common import LabMiddleware, knobs_from_config, run_standin
 from ._backend import DELAY_DEFAULTS, TUNNEL_DOWN_MESSAGE, LabEC2Backend, LabSettings, LabVpnConnection, utcnow
 from ._responses import LabEC2Response, request_validator
 from ._tunnels import OutsideAddressPool, effective_options, inside_addresses
@@ -163,10 +160,7 @@ def build_app(config: dict | None = None) -> LabMiddleware:
     config: {"faults": {...}, "delays": {...}, "seed": int}; delay kinds and defaults: DELAY_DEFAULTS.
     """
     config = config or {}
-    delays = Delays(DELAY_DEFAULTS)
-    delays.configure(config.get("delays", {}))
-    faults = FaultPlan()
-    faults.configure(config.get("faults", {}))
+    delays, faults = knobs_from_config(config, DELAY_DEFAULTS)
     rng = random.Random(config.get("seed"))
     settings = LabSettings(delays=delays, rng=rng, outside_addresses=OutsideAddressPool(rng))
     lock = threading.RLock()
@@ -182,14 +176,5 @@ def build_app(config: dict | None = None) -> LabMiddleware:
                          faults=faults, delays=delays)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m standins.ec2", description="EC2 (Site-to-Site VPN) stand-in on moto")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--config", help="JSON file: {\"faults\": {...}, \"delays\": {...}, \"seed\": N}")
-    arguments = parser.parse_args(argv)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    started = time.monotonic()
-    app = build_app(load_config(arguments.config))
-    print("ec2 stand-in (moto) on http://%s:%d, built in %.2fs" % (arguments.host, arguments.port, time.monotonic() - started), flush=True)
-    serve(app, arguments.host, arguments.port)
+def main(argv: list[str] | None = None) -> int:
+    return run_standin("ec2", "EC2 (Site-to-Site VPN) stand-in on moto", build_app, argv)

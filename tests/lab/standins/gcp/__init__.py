@@ -66,10 +66,7 @@ apply_status(status) (POST /_lab/status) -- written by the data plane:
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
-from .._common import Delays, FaultPlan, LabMiddleware, load_config, serve
+from .._common import LabMiddleware, knobs_from_config, run_standin
 from . import errors
 from .api import ComputeApi, classify
 from .controller import DEFAULT_DELAYS, GcpCompute
@@ -80,22 +77,11 @@ __all__ = ["DEFAULT_DELAYS", "GcpCompute", "build_app", "classify", "main"]
 def build_app(config: dict | None = None) -> LabMiddleware:
     """The stand-in as a WSGI app wrapped in the lab middleware; ``app.controller`` is the GcpCompute."""
     config = config or {}
-    delays = Delays(DEFAULT_DELAYS)
-    delays.configure(config.get("delays", {}))
-    faults = FaultPlan()
-    faults.configure(config.get("faults", {}))
+    delays, faults = knobs_from_config(config, DEFAULT_DELAYS)
     controller = GcpCompute(delays, seed=int(config.get("seed", 0)))
     return LabMiddleware(ComputeApi(controller), cloud="gcp", classify=classify, render_fault=errors.render_fault,
                          controller=controller, faults=faults, delays=delays)
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m standins.gcp", description="GCP Compute (VPN subset) stand-in")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--config", help="JSON file: {\"faults\": {...}, \"delays\": {...}, \"seed\": 0}")
-    options = parser.parse_args(argv)
-    app = build_app(load_config(options.config))
-    print("gcp stand-in listening on http://%s:%d" % (options.host, options.port), file=sys.stderr, flush=True)
-    serve(app, options.host, options.port)
-    return 0
+    return run_standin("gcp", "GCP Compute (VPN subset) stand-in", build_app, argv)
