@@ -24,11 +24,11 @@ DEFAULT_STATE_DIR = os.environ.get("MCVPN_LAB_DIR", "/tmp/mcvpn-lab")
 DEFAULT_PORTS = {"ec2": 18080, "gcp": 18081, "azure": 18082}
 # Credentials the stand-ins accept; they are not secrets of anything.
 LAB_ENVIRONMENT = {
-    "ec2": {"AWS_ENDPOINT_URL_EC2": "{url}", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab",
+    "ec2": {"AWS_ENDPOINT_URL_EC2": "{url}", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab-not-a-secret-key",
             "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
     "gcp": {"GCP_COMPUTE_ENDPOINT": "{url}", "GCP_PROJECT": "lab-project", "GCP_AUTH_KIND": "anonymous"},
     "azure": {"AZURE_BASE_URL": "{url}", "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
-              "AZURE_CLIENT_ID": "lab", "AZURE_SECRET": "lab", "AZURE_TENANT": "lab"},
+              "AZURE_CLIENT_ID": "lab", "AZURE_SECRET": "lab-not-a-secret", "AZURE_TENANT": "lab"},
 }
 
 
