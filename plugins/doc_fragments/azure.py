@@ -10,7 +10,7 @@ class ModuleDocFragment:
 options:
   auth_source:
     description:
-      - Where the credentials come from, as in the M(azure.azcollection) collection.
+      - Where the credentials come from, as in the C(azure.azcollection) collection.
       - V(auto) takes, in this order, the module options (when O(client_id) is set), the credentials profile named by
         O(profile), the environment (when E(AZURE_CLIENT_ID) is set), the profile named by E(AZURE_PROFILE) or the
         C(default) profile of C(~/.azure/credentials), and finally azure-identity's C(DefaultAzureCredential)
@@ -82,12 +82,12 @@ requirements:
   - azure-mgmt-network >= 33.1.0
   - azure-identity >= 1.15.0
 notes:
-  - The options and environment variables are those of the M(azure.azcollection) collection, so the same inventory
+  - The options and environment variables are those of the C(azure.azcollection) collection, so the same inventory
     variables and AWX credentials work. AWX's Microsoft Azure Resource Manager credential injects
     E(AZURE_SUBSCRIPTION_ID), E(AZURE_CLIENT_ID), E(AZURE_SECRET) and E(AZURE_TENANT); nothing else is needed.
     Option values take precedence over environment variables.
   - Throttling (HTTP 429, honouring C(Retry-After)) and server errors (HTTP 500, 502, 503, 504) of reads, PUTs and
     DELETEs are retried by azure-core's retry policy (three times per status, with exponential back-off).
-  - Active Directory user and password authentication (C(ad_user), C(password)) of M(azure.azcollection) is not
+  - Active Directory user and password authentication (C(ad_user), C(password)) of C(azure.azcollection) is not
     supported; use a service principal, a managed identity or the Azure CLI.
 """
