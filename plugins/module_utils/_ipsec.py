@@ -615,6 +615,13 @@ VYOS_DPD_ACTION = 'restart'
 VYOS_DPD_INTERVAL = 15
 
 
+def vyos_pfs_name(group: int) -> str:
+    """The esp-group ``pfs`` value naming one DH group (``dh-group14``)."""
+    if group not in VYOS_DH_GROUPS:
+        raise _fail('phase2_dh_groups', 'VyOS has no equivalent of DH group %r (it supports: %s)' % (group, _describe_allowed(VYOS_DH_GROUPS)))
+    return 'dh-group%d' % group
+
+
 def _check_groups(profile: IpsecProfile, field: str, supported, target: str) -> None:
     for group in getattr(profile, field):
         if group not in supported:
@@ -654,7 +661,7 @@ def vyos_ike_esp(profile: IpsecProfile) -> dict:
 def _vyos_pfs(profile: IpsecProfile) -> str:
     groups = profile.phase2_dh_groups
     if len(groups) == 1:
-        return 'dh-group%d' % groups[0]
+        return vyos_pfs_name(groups[0])
     # 'enable' reuses the group IKE negotiated: right only if AWS accepts each of those for PFS.
     if set(profile.phase1_dh_groups) <= set(groups):
         return 'enable'

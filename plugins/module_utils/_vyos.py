@@ -35,26 +35,27 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.multicloud.vpn.plugins.module_utils._ipsec import (
+    AWS_GCM_ENCRYPTIONS,
+    VYOS_DH_GROUPS,
+    VYOS_DPD_ACTION,
+    VYOS_ENCRYPTION,
+    VYOS_HASH,
+    VYOS_PRF,
+    vyos_pfs_name,
+)
+
 MASK = '********'
 SYNTAXES = ('current', 'legacy')
 DEFAULT_MTU = 1436
 AWS_BGP_KEEPALIVE_DIVISOR = 3  # AWS's sample: holdtime 30, keepalive 10
 
-# TODO(lead): share with _ipsec.vyos_ike_esp (and _ipsec.profile_from_aws_tunnel) once it exists.
-# AWS API vocabulary -> VyOS vocabulary, with the preference used to pick one value per list.
-VYOS_ENCRYPTION = (  # most preferred first
-    ('AES256', 'aes256'),
-    ('AES128', 'aes128'),
-    ('AES256-GCM-16', 'aes256gcm128'),
-    ('AES128-GCM-16', 'aes128gcm128'),
-)
-VYOS_HASH = (
-    ('SHA2-512', 'sha512'),
-    ('SHA2-384', 'sha384'),
-    ('SHA2-256', 'sha256'),
-    ('SHA1', 'sha1'),
-)
-DH_GROUP_PREFERENCE = (21, 20, 19, 18, 17, 16, 15, 14, 24, 23, 22, 5, 2)
+# Selection policy (this renderer's own): ONE proposal per group, so a preference order over
+# the AWS values a tunnel permits. The names of the chosen values in VyOS vocabulary come from
+# _ipsec (VYOS_ENCRYPTION, VYOS_HASH, VYOS_PRF, VYOS_DH_GROUPS), the collection's single table.
+ENCRYPTION_PREFERENCE = ('AES256', 'AES128', 'AES256-GCM-16', 'AES128-GCM-16')  # CBC+HMAC before GCM, then the longer key
+INTEGRITY_PREFERENCE = ('SHA2-512', 'SHA2-384', 'SHA2-256', 'SHA1')  # strongest first
+DH_GROUP_PREFERENCE = (21, 20, 19, 18, 17, 16, 15, 14, 24, 23, 22, 5, 2)  # ECP, then MODP by size, then the RFC 5114 groups
 
 _INTERFACE_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 _SECRET_LINE = re.compile(r"^(set vpn ipsec authentication psk \S+ secret |set vpn ipsec site-to-site peer \S+ authentication pre-shared-secret )'[^']*'$")
@@ -222,37 +223,38 @@ def _pick(allowed, preference, what, tunnel):
 
 
 def _proposal(section, tunnel):
-    encryption = _pick(section['encryption'], [name for name, _vyos in VYOS_ENCRYPTION], 'encryption algorithm', tunnel)
-    integrity = _pick(section['integrity'], [name for name, _vyos in VYOS_HASH], 'integrity algorithm', tunnel)
-    dh_group = _pick(section['dh_groups'], DH_GROUP_PREFERENCE, 'DH group', tunnel)
-    return dict(VYOS_ENCRYPTION)[encryption], dict(VYOS_HASH)[integrity], dh_group
+    """(AWS encryption, AWS integrity, DH group) chosen for one group: the first of each preference the tunnel allows."""
+    encryption = _pick(section['encryption'], [name for name in ENCRYPTION_PREFERENCE if name in VYOS_ENCRYPTION], 'encryption algorithm', tunnel)
+    integrity = _pick(section['integrity'], [name for name in INTEGRITY_PREFERENCE if name in VYOS_HASH], 'integrity algorithm', tunnel)
+    dh_group = _pick(section['dh_groups'], [group for group in DH_GROUP_PREFERENCE if group in VYOS_DH_GROUPS], 'DH group', tunnel)
+    return encryption, integrity, dh_group
 
 
 def _ike_group_settings(tunnel, syntax):
     ike, ipsec = tunnel['ike'], tunnel['ipsec']
-    encryption, hash_name, dh_group = _proposal(ike, tunnel)
+    encryption, integrity, dh_group = _proposal(ike, tunnel)
     # DPD as the XML states AWS's own (interval 10 s, 3 retries); DpdTimeoutSeconds wins when described.
     interval = ipsec.get('dpd_interval') or 10
     timeout = ipsec.get('dpd_timeout') or interval * (ipsec.get('dpd_retries') or 3)
     settings = [
-        ('dead-peer-detection action', 'restart'),
+        ('dead-peer-detection action', VYOS_DPD_ACTION),
         ('dead-peer-detection interval', interval),
         ('dead-peer-detection timeout', timeout),
         ('key-exchange', 'ikev2' if 'ikev2' in ike['versions'] else 'ikev1'),
         ('lifetime', ike.get('lifetime') or 28800),
         ('proposal 1 dh-group', dh_group),
-        ('proposal 1 encryption', encryption),
-        ('proposal 1 hash', hash_name),
+        ('proposal 1 encryption', VYOS_ENCRYPTION[encryption]),
+        ('proposal 1 hash', VYOS_HASH[integrity]),
     ]
-    if syntax == 'current' and 'gcm' in encryption:
+    if syntax == 'current' and encryption in AWS_GCM_ENCRYPTIONS:
         # AEAD in IKE has no integrity algorithm: name the PRF explicitly (site2site_ipsec.md: proposal N prf).
-        settings.append(('proposal 1 prf', 'prf' + hash_name))
+        settings.append(('proposal 1 prf', VYOS_PRF[integrity]))
     return tuple(settings)
 
 
 def _esp_group_settings(tunnel, syntax):
     ipsec = tunnel['ipsec']
-    encryption, hash_name, dh_group = _proposal(ipsec, tunnel)
+    encryption, integrity, dh_group = _proposal(ipsec, tunnel)
     settings = []
     if syntax == 'legacy':
         # <= 1.3 takes enable|disable (AWS's download sets 'disable'); 1.4+ made it a valueless flag, off by default.
@@ -260,9 +262,10 @@ def _esp_group_settings(tunnel, syntax):
     settings.extend((
         ('lifetime', ipsec.get('lifetime') or 3600),
         ('mode', ipsec.get('mode') or 'tunnel'),
-        ('pfs', 'dh-group%d' % dh_group),
-        ('proposal 1 encryption', encryption),
-        ('proposal 1 hash', hash_name),
+        ('pfs', vyos_pfs_name(dh_group)),
+        # VyOS builds a proposal only from encryption AND hash (strongSwan drops the hash next to GCM).
+        ('proposal 1 encryption', VYOS_ENCRYPTION[encryption]),
+        ('proposal 1 hash', VYOS_HASH[integrity]),
     ))
     return tuple(settings)
 

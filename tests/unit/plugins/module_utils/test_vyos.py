@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from ansible_collections.multicloud.vpn.plugins.module_utils import _ipsec, _vyos
 from ansible_collections.multicloud.vpn.plugins.module_utils._aws_config import parse_vpn_connection
 from ansible_collections.multicloud.vpn.plugins.module_utils._vyos import (
     MASK,
@@ -199,3 +200,41 @@ def test_a_key_that_would_break_quoting_is_refused():
     connection['tunnels'][0]['psk'] = "abc'def\nset system login"
     with pytest.raises(VyosRenderError, match='cannot be quoted safely'):
         render_vyos_commands(connection, local_address='3.15.245.169')
+
+
+def test_vendor_names_come_from_the_ipsec_tables_only():
+    # One table of VyOS names in the collection: _vyos holds preference orders, never its own names.
+    assert _vyos.VYOS_ENCRYPTION is _ipsec.VYOS_ENCRYPTION
+    assert _vyos.VYOS_HASH is _ipsec.VYOS_HASH
+    assert _vyos.VYOS_PRF is _ipsec.VYOS_PRF
+    assert _vyos.VYOS_DH_GROUPS is _ipsec.VYOS_DH_GROUPS
+    # Every value _ipsec can name has a place in the selection policy (a new algorithm there must be ranked here).
+    assert sorted(_vyos.ENCRYPTION_PREFERENCE) == sorted(_ipsec.VYOS_ENCRYPTION)
+    assert sorted(_vyos.INTEGRITY_PREFERENCE) == sorted(_ipsec.VYOS_HASH) == sorted(_ipsec.VYOS_PRF)
+    assert sorted(_vyos.DH_GROUP_PREFERENCE) == sorted(_ipsec.VYOS_DH_GROUPS)
+
+
+def test_a_renamed_vyos_algorithm_in_ipsec_reaches_the_rendered_commands(monkeypatch):
+    monkeypatch.setitem(_ipsec.VYOS_HASH, 'SHA1', 'sha1_160')
+    commands = render_vyos_commands(netbrain_connection(), local_address='3.15.245.169')
+    assert lines_with(commands, ' hash ') == [
+        "set vpn ipsec ike-group aws-vpn-xxxxxxxxxxxxxxxxx proposal 1 hash 'sha1_160'",
+        "set vpn ipsec esp-group aws-vpn-xxxxxxxxxxxxxxxxx proposal 1 hash 'sha1_160'",
+    ]
+
+
+def test_a_group_the_ipsec_table_lacks_is_never_chosen(monkeypatch):
+    connection = netbrain_connection()
+    for tunnel in connection['tunnels']:
+        tunnel['ike']['dh_groups'] = [21, 14]
+    assert lines_with(render_vyos_commands(connection, local_address='3.15.245.169'), 'proposal 1 dh-group') == [
+        "set vpn ipsec ike-group aws-vpn-xxxxxxxxxxxxxxxxx proposal 1 dh-group '21'"]
+    monkeypatch.setattr(_vyos, 'VYOS_DH_GROUPS', tuple(group for group in _ipsec.VYOS_DH_GROUPS if group != 21))
+    assert lines_with(render_vyos_commands(connection, local_address='3.15.245.169'), 'proposal 1 dh-group') == [
+        "set vpn ipsec ike-group aws-vpn-xxxxxxxxxxxxxxxxx proposal 1 dh-group '14'"]
+
+
+def test_pfs_names_are_shared_with_ipsec():
+    assert _ipsec.vyos_pfs_name(14) == 'dh-group14'
+    with pytest.raises(_ipsec.ProfileError, match='no equivalent of DH group 35'):
+        _ipsec.vyos_pfs_name(35)
