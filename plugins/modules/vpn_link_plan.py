@@ -107,10 +107,10 @@ options:
         type: str
         required: true
       side:
-        description: Which side the probe is on.
+        description: Which side the probe is on; V(gcp), V(azure) and V(peer) all mean the peer cloud.
         type: str
         required: true
-        choices: [aws, peer]
+        choices: [aws, gcp, azure, peer]
       address:
         description: The probe's private address.
         type: str
@@ -213,7 +213,7 @@ def _check_cidrs(aws_cidrs: list, peer_cidrs: list, probes: list) -> None:
     if not probes:
         return
     for side, networks in (('aws', aws), ('peer', peer)):
-        side_probes = [probe for probe in probes if probe['side'] == side]
+        side_probes = [probe for probe in probes if (probe['side'] == 'aws') == (side == 'aws')]
         if not side_probes:
             raise _plan.PlanError('probes: no probe host on the %s side; the connectivity check needs one on each side' % side,
                                   variable='probes')
@@ -288,7 +288,7 @@ def main() -> None:
             peer_cidrs=dict(type='list', elements='str', default=[]),
             probes=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
-                side=dict(type='str', required=True, choices=['aws', 'peer']),
+                side=dict(type='str', required=True, choices=['aws', 'gcp', 'azure', 'peer']),
                 address=dict(type='str', required=True),
             )),
             variables=dict(type='dict', default={}),
