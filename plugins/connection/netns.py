@@ -14,7 +14,7 @@ description:
     probe instances reached over SSH, so switching between them is an inventory change only.
   - Needs the privileges of C(ip netns exec) (root, or C(CAP_SYS_ADMIN)).
 author:
-  - multicloud.vpn contributors
+  - multicloud.vpn contributors (@multicloud-vpn)
 version_added: 0.1.0
 options:
   netns_name:

@@ -24,6 +24,7 @@ attributes:
     description: Plans identically in check mode; it never changes anything.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to diff.
 options:
   scenario:
     description: Which link to plan.
@@ -124,7 +125,7 @@ options:
 requirements:
   - netaddr >= 0.10
 notes:
-  - Runs on the controller (C(delegate_to: localhost) or a localhost play); calls no cloud API.
+  - Runs on the controller (a localhost play, or C(delegate_to) localhost); calls no cloud API.
 """
 
 EXAMPLES = r"""
@@ -162,7 +163,7 @@ plan:
       - {connection: 0, aws_tunnel: 1, used: true, external_interface: 0, ha_interface: 0,
          inside_cidr: 169.254.6.0/30, aws_inside_ip: 169.254.6.1, gcp_inside_ip: 169.254.6.2}
 used_tunnels:
-  description: The tunnels of O(plan) that carry traffic, in plan order (O(inside_cidrs) order).
+  description: The tunnels of RV(plan) that carry traffic, in plan order (O(inside_cidrs) order).
   returned: always
   type: list
   elements: dict

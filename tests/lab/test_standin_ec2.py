@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 from werkzeug.serving import make_server
@@ -147,7 +147,7 @@ def test_create_honours_tunnel_options_and_returns_them_per_tunnel(connection):
 def test_unset_tunnel_gets_a_random_free_inside_cidr_and_a_valid_psk(ec2):
     cgw_id, vgw_id = customer_gateway(ec2), vpn_gateway(ec2)["VpnGatewayId"]
     cidrs, keys = [], []
-    for _ in range(6):
+    for dummy in range(6):
         created = vpn_connection(ec2, cgw_id, vgw_id, wait=False)
         for tunnel in created["Options"]["TunnelOptions"]:
             network = ipaddress.ip_network(tunnel["TunnelInsideCidr"])
@@ -649,7 +649,7 @@ def test_injected_faults_are_retried_by_botocore(url, kind):
     lab(url, "POST", "requests/clear")
     lab(url, "POST", "config", {"faults": {"rate": 0.3, "seed": 3, "kinds": [kind]}})
     try:
-        for _ in range(5):
+        for dummy in range(5):
             client.describe_vpn_gateways()
     finally:
         lab(url, "POST", "config", {"faults": {"rate": 0.0}})

@@ -161,12 +161,12 @@ def validate_inside_ipv6_cidr(cidr: str) -> ipaddress.IPv6Network:
 def random_pre_shared_key(rng: random.Random) -> str:
     """32 characters of AWS's PSK alphabet, never starting with 0 (AWS generates keys like this)."""
     first = rng.choice(string.ascii_letters)
-    return first + "".join(rng.choice(PRE_SHARED_KEY_ALPHABET) for _ in range(31))
+    return first + "".join(rng.choice(PRE_SHARED_KEY_ALPHABET) for dummy in range(31))
 
 
 def random_inside_cidr(rng: random.Random, taken: set[str]) -> str:
     """A free, non-reserved /30 from 169.254.0.0/16 (16384 candidates)."""
-    for _ in range(1000):
+    for dummy in range(1000):
         network = ipaddress.IPv4Network((int(INSIDE_RANGE.network_address) + 4 * rng.randrange(16384), 30))
         if network not in RESERVED_INSIDE_CIDRS and str(network) not in taken:
             return str(network)
@@ -174,7 +174,7 @@ def random_inside_cidr(rng: random.Random, taken: set[str]) -> str:
 
 
 def random_inside_ipv6_cidr(rng: random.Random, taken: set[str]) -> str:
-    for _ in range(1000):
+    for dummy in range(1000):
         network = ipaddress.IPv6Network((int(INSIDE_IPV6_RANGE.network_address) + (rng.getrandbits(118) << 2), 126))
         if str(network) not in taken:
             return str(network)
