@@ -25,6 +25,7 @@ from .spec import (BGP_FIELDS, IPSEC_FIELDS, WIRING_FIELDS, Names, endpoint_by_i
 DEFAULT_ROOT = os.environ.get("MCVPN_LAB_ROOT", "/run/mcvpn-lab")
 STATE_FILE = "state.json"
 INET_TABLE_BASE = 1000
+STATIC_METRIC_BASE = 100     # static routes: one per tunnel and prefix, metric 100 + endpoint index (first tunnel up wins)
 SITE_FIELDS = ("asn", "router_id", "networks", "max_paths")
 NO_IPV6 = {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1}
 
@@ -43,6 +44,11 @@ def _probe_gateway(address: str) -> str:
     else:
         first, last = hosts[0], hosts[-1]
     return str(first if first != iface.ip else last)
+
+
+def link_address(index: int) -> str:
+    """The router-side address of a static endpoint's VTI when the cloud gives it no inside address (fabric-internal)."""
+    return "100.127.%d.%d/30" % (index // 64, (index % 64) * 4 + 1)
 
 
 def _free_index(used: dict) -> int:
@@ -99,6 +105,12 @@ class Fabric:
 
     def _endpoint_index(self, endpoint_id: str) -> int:
         return self.state["indices"]["endpoints"][endpoint_id]
+
+    def _wired(self, endpoint: dict) -> dict:
+        """The endpoint with the address its router side really holds (static endpoints may have none of their own)."""
+        if endpoint["inside_ip"] is not None:
+            return endpoint
+        return dict(endpoint, inside_ip=link_address(self._endpoint_index(endpoint["id"])))
 
     def _probe_index(self, probe_name: str) -> int:
         return self.state["indices"]["probes"][probe_name]
@@ -159,6 +171,7 @@ class Fabric:
         self._sync_inet_routes(spec)
         for site in spec["sites"]:
             self._sync_router_rules(site["id"], spec)
+            self._sync_static_routes(site["id"], spec)
         # daemons: all charons and zebras first (they start in parallel), then bgpd, then IKE configs
         for endpoint in spec["endpoints"]:
             self._start_charon(endpoint)
@@ -238,16 +251,47 @@ class Fabric:
 
     def _router_rules(self, site_id: str, spec: dict) -> list:
         """A router accepts an inside (BGP link) source only on the veth of its own tunnel: a swapped inside
-        address cannot sneak through another tunnel by Linux's weak-host model."""
-        endpoints = [ep for ep in spec["endpoints"] if ep["site"] == site_id]
+        address cannot sneak through another tunnel by Linux's weak-host model. For /32 inside addresses
+        (Azure-style BGP addresses) the other tunnels' BGP peer addresses are refused too."""
+        endpoints = [self._wired(ep) for ep in spec["endpoints"] if ep["site"] == site_id]
         rules = []
         for endpoint in endpoints:
             iface = Names.ROUTER_TO_ENDPOINT % self._endpoint_index(endpoint["id"])
+            own = ipaddress.IPv4Interface(endpoint["inside_ip"]).network
+            sources = []
             for other in endpoints:
-                if other["id"] != endpoint["id"]:
-                    network = ipaddress.IPv4Interface(other["inside_ip"]).network
+                if other["id"] == endpoint["id"]:
+                    continue
+                sources.append(ipaddress.IPv4Interface(other["inside_ip"]).network)
+                if other["bgp_peer_ip"] and ipaddress.IPv4Interface(other["inside_ip"]).network.prefixlen == 32:
+                    sources.append(ipaddress.IPv4Network(other["bgp_peer_ip"] + "/32"))
+            for network in sorted(set(sources)):
+                if not network.overlaps(own) and str(network.network_address) != endpoint["bgp_peer_ip"]:
                     rules.append("rule add iif %s from %s blackhole pref 100" % (iface, network))
         return rules
+
+    def _static_routes(self, site_id: str, spec: dict) -> list:
+        """ip route commands (replace form) for the static endpoints of a site: each prefix via each tunnel's VTI,
+        metric by endpoint index; a tunnel whose SA is down has no carrier, so its routes are skipped
+        (ignore_routes_with_linkdown) and the next tunnel's route carries the traffic."""
+        commands = []
+        for endpoint in spec["endpoints"]:
+            if endpoint["site"] != site_id or endpoint["routing"] != "static":
+                continue
+            index = self._endpoint_index(endpoint["id"])
+            for prefix in endpoint["static_routes"]:
+                commands.append("route replace %s dev %s metric %d" % (prefix, Names.ROUTER_TO_ENDPOINT % index, STATIC_METRIC_BASE + index))
+        return commands
+
+    def _sync_static_routes(self, site_id: str, spec: dict) -> None:
+        applied_all = self.state["applied"].setdefault("static_routes", {})
+        applied = applied_all.get(site_id, [])
+        wanted = self._static_routes(site_id, spec)
+        namespace = self.names.router(site_id)
+        system.ip_batch(namespace, [route.replace(" replace ", " del ", 1) for route in applied if route not in wanted], force=True)
+        # always (re)install: a rebuilt endpoint's new veth lost the routes of the old one
+        system.ip_batch(namespace, wanted, force=True)
+        applied_all[site_id] = wanted
 
     def _sync_router_rules(self, site_id: str, spec: dict) -> None:
         applied = self.state["applied"]["router_rules"].get(site_id, [])
@@ -283,7 +327,11 @@ class Fabric:
 
     def _router_endpoint_link_commands(self, endpoint: dict) -> list:
         iface = Names.ROUTER_TO_ENDPOINT % self._endpoint_index(endpoint["id"])
-        return ["link set %s up" % iface, "addr add %s dev %s" % (endpoint["inside_ip"], iface)]
+        inside = self._wired(endpoint)["inside_ip"]
+        commands = ["link set %s up" % iface, "addr add %s dev %s" % (inside, iface)]
+        if endpoint["bgp_peer_ip"] and ipaddress.IPv4Interface(inside).network.prefixlen == 32:
+            commands.append("route add %s/32 dev %s" % (endpoint["bgp_peer_ip"], iface))   # the peer is reached through this tunnel
+        return commands
 
     def _configure_probe(self, site: dict, probe: dict) -> None:
         del site
@@ -320,7 +368,7 @@ class Fabric:
 
     def _start_charon(self, endpoint: dict) -> None:
         daemon = self.charon(endpoint["id"])
-        daemon.write_config(endpoint)
+        daemon.write_config(self._wired(endpoint))
         self.state["processes"]["charon/" + endpoint["id"]] = daemon.start()
 
     def _finish_endpoint(self, endpoint: dict) -> None:
@@ -426,6 +474,7 @@ class Fabric:
         self._sync_inet_routes(new)
         for site_id in new_sites:
             self._sync_router_rules(site_id, new)
+            self._sync_static_routes(site_id, new)
         for endpoint in fresh:
             self._start_charon(endpoint)
         self._save()
@@ -442,6 +491,8 @@ class Fabric:
         for endpoint_id, endpoint in new_eps.items():
             site_id = endpoint["site"]
             if site_id in restart_sites or site_id not in old_sites:
+                continue
+            if endpoint["routing"] != "bgp":
                 continue
             if endpoint_id in added or endpoint_id in rebuild:
                 self.router(site_id).configure(new_sites[site_id]["asn"], frr.neighbor_lines(endpoint))
@@ -461,7 +512,7 @@ class Fabric:
             if endpoint_id in added or endpoint_id in rebuild:
                 continue
             if any(old_eps[endpoint_id][f] != endpoint[f] for f in IPSEC_FIELDS):
-                self.charon(endpoint_id).write_config(endpoint)
+                self.charon(endpoint_id).write_config(self._wired(endpoint))
                 self._load_endpoint(endpoint, initiate=endpoint["start"] == "initiate", restart_sas=True)
                 changes["ipsec_reconfigured"].append(endpoint_id)
         self.state["spec"] = new
@@ -490,7 +541,7 @@ class Fabric:
         system.delete_namespace(self.names.endpoint(endpoint_id))
         commands = self.state["applied"]["inet"].pop(endpoint_id, [])
         system.ip_batch(self.names.inet, [command.replace(" add ", " del ", 1) for command in commands], force=True)
-        if reconfigure_bgp:
+        if reconfigure_bgp and endpoint["routing"] == "bgp":
             site = site_by_id(self.spec)[endpoint["site"]]
             self.router(endpoint["site"]).configure(site["asn"], [" no neighbor %s" % endpoint["bgp_peer_ip"]])
         self.state["indices"]["endpoints"].pop(endpoint_id, None)
@@ -531,7 +582,10 @@ class Fabric:
             entry = {"site": endpoint["site"], "outside_ip": endpoint["outside_ip"], "remote_ip": endpoint["remote_ip"],
                      "peer_endpoint": peers[endpoint["id"]], "charon_running": running}
             entry.update(strongswan.summarize_sas(daemon.sas() if running else []))
-            bgp = neighbors[endpoint["site"]].get(endpoint["bgp_peer_ip"], {})
+            static = endpoint["routing"] == "static"
+            bgp = {} if static else neighbors[endpoint["site"]].get(endpoint["bgp_peer_ip"], {})
+            entry["routing"] = endpoint["routing"]
+            entry["static_routes"] = list(endpoint["static_routes"])
             entry["bgp"] = {"peer": endpoint["bgp_peer_ip"], "state": bgp.get("state"), "prefixes": bgp.get("prefixes", [])}
             entry["expected_prefixes"] = expected[endpoint["id"]]
             entry["errors"] = sorted({code for _stamp, code, _line in daemon.errors_since(self.state["log_marks"].get(endpoint["id"], 0))})
@@ -540,10 +594,10 @@ class Fabric:
                 problems.append("IKE SA %s" % (entry["ike_state"] or "absent"))
             if not entry["child_installed"]:
                 problems.append("no CHILD_SA installed")
-            if entry["bgp"]["state"] != "Established":
+            if not static and entry["bgp"]["state"] != "Established":
                 problems.append("BGP %s" % (entry["bgp"]["state"] or "no neighbour"))
             missing = sorted(set(entry["expected_prefixes"]) - set(entry["bgp"]["prefixes"]))
-            if not entry["expected_prefixes"]:
+            if not peers[endpoint["id"]]:
                 problems.append("no peer endpoint points back at %s" % endpoint["outside_ip"])
             elif missing:
                 problems.append("prefixes not received: %s" % ", ".join(missing))
@@ -745,14 +799,16 @@ def fabric_names(prefix: str, root: str | None = None) -> list:
     return sorted(name for name in names if name.startswith(prefix))
 
 
-def cleanup_stale(prefix: str, root: str | None = None, force: bool = False) -> list:
-    """Remove fabrics named `prefix...` left by crashed runs: their owner process is gone (or force=True).
+def cleanup_stale(prefix: str, root: str | None = None, force: bool = False, exact: bool = False) -> list:
+    """Remove fabrics named `prefix...` (exact=True: named `prefix`) left by crashed runs: their owner process is gone (or force=True).
 
     Processes are ended by PID: the recorded ones, and any process still inside one of the
     fabric's namespaces (only lab daemons ever run there). Detached (CLI) fabrics need force=True.
     """
     removed = []
     for name in fabric_names(prefix, root):
+        if exact and name != prefix:
+            continue
         try:
             fabric = Fabric.attach(name, root)
         except (FabricError, ValueError):

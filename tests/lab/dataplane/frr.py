@@ -47,7 +47,8 @@ def render_bgpd_conf(site: dict, endpoints: list, log_path: str) -> str:
         " bgp bestpath as-path multipath-relax",
     ]
     for endpoint in endpoints:
-        lines += neighbor_lines(endpoint)
+        if endpoint.get("routing", "bgp") == "bgp":   # static tunnels have no BGP session
+            lines += neighbor_lines(endpoint)
     lines += [" address-family ipv4 unicast"]
     lines += ["  network %s" % network for network in site["networks"]]
     lines += ["  maximum-paths %d" % site["max_paths"], " exit-address-family", "exit", "!", ""]

@@ -12,6 +12,7 @@ import re
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+ENDPOINT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")   # names swanctl sections: no dots (a dot splits a section name)
 PROPOSAL_PATTERN = re.compile(r"^[a-z0-9_]+(-[a-z0-9_]+)*$")
 
 SITE_DEFAULTS = {
@@ -38,18 +39,28 @@ ENDPOINT_DEFAULTS = {
     "remote_id": None,      # default: remote_ip
     "bgp_hold": 30,
     "bgp_keepalive": 10,
+    "routing": "bgp",       # bgp | static (no BGP on the tunnel: routes to static_routes via its VTI)
+    "static_routes": [],    # static only: the peer's networks, routed into this tunnel (first tunnel up wins)
+    "generation": None,     # an opaque marker of the cloud object (e.g. AWS tunnel revision): a change re-negotiates
+    "inside_ip": None,      # required for bgp; static without one gets a fabric-internal link address
+    "bgp_peer_ip": None,    # required for bgp
+    "bgp_peer_asn": None,   # required for bgp
 }
 
-ENDPOINT_REQUIRED = ("id", "site", "outside_ip", "remote_ip", "psk", "inside_ip", "bgp_peer_ip", "bgp_peer_asn")
+ENDPOINT_REQUIRED = ("id", "site", "outside_ip", "remote_ip", "psk")
+BGP_REQUIRED = ("inside_ip", "bgp_peer_ip", "bgp_peer_asn")
 DPD_ACTIONS = ("clear", "none", "restart")
 START_ACTIONS = ("initiate", "wait")
+ROUTING_MODES = ("bgp", "static")
+IKE_VERSIONS = (0, 1, 2)    # 0 = either: initiates IKEv2, answers IKEv1 and IKEv2 (an AWS tunnel with both versions allowed)
 
 # Endpoint fields grouped by what a change of them means for a running fabric.
 IPSEC_FIELDS = ("psk", "ike_version", "ike_proposals", "esp_proposals", "ike_lifetime", "esp_lifetime", "rekey_margin",
                 "rekey_fuzz", "replay_window", "dpd_interval", "dpd_timeout", "dpd_action", "start", "local_id", "remote_id",
-                "remote_ip")
+                "remote_ip", "generation")
 BGP_FIELDS = ("bgp_peer_ip", "bgp_peer_asn", "bgp_hold", "bgp_keepalive")
-WIRING_FIELDS = ("site", "outside_ip", "inside_ip")
+WIRING_FIELDS = ("site", "outside_ip", "inside_ip", "routing")
+STATIC_FIELDS = ("static_routes",)
 
 
 class SpecError(ValueError):
@@ -131,11 +142,13 @@ def normalize(description: dict) -> dict:
         site_ids.add(site_id)
         where = "sites[%s]" % site_id
         site["asn"] = _positive_int(site.get("asn"), where + ".asn", 1, 4294967294)
-        _require(isinstance(site["networks"], list) and site["networks"], "%s.networks: needs at least one network" % where)
+        _require(isinstance(site["networks"], list), "%s.networks: needs a list of networks (may be empty)" % where)
         site["networks"] = [_ipv4_network(net, where + ".networks") for net in site["networks"]]
         site["max_paths"] = _positive_int(site["max_paths"], where + ".max_paths", 1, 64)
         if site["router_id"] is None:
-            site["router_id"] = str(next(ipaddress.IPv4Network(site["networks"][0]).hosts()))
+            # first host of the first network; a site that announces nothing gets a distinct placeholder id
+            site["router_id"] = (str(next(ipaddress.IPv4Network(site["networks"][0]).hosts())) if site["networks"]
+                                 else "10.255.255.%d" % (index + 1))
         site["router_id"] = _ipv4(site["router_id"], where + ".router_id")
         for probe_index, probe in enumerate(site["probes"]):
             pwhere = "%s.probes[%d]" % (where, probe_index)
@@ -155,6 +168,7 @@ def normalize(description: dict) -> dict:
     endpoint_ids: set = set()
     address_pairs: dict = {}
     inside_by_site: dict = {}
+    bgp_peers_by_site: dict = {}
     normalized_endpoints = []
     for index, raw_endpoint in enumerate(endpoints):
         where = "endpoints[%d]" % index
@@ -165,11 +179,24 @@ def normalize(description: dict) -> dict:
             _require(raw_endpoint.get(key) is not None, "%s.%s: required" % (where, key))
         endpoint = dict(ENDPOINT_DEFAULTS, **raw_endpoint)
         endpoint_id = endpoint["id"]
-        _require(isinstance(endpoint_id, str) and ID_PATTERN.match(endpoint_id) is not None,
-                 "%s.id: %r is not a valid id" % (where, endpoint_id))
+        _require(isinstance(endpoint_id, str) and ENDPOINT_ID_PATTERN.match(endpoint_id) is not None,
+                 "%s.id: %r is not a valid endpoint id (%s)" % (where, endpoint_id, ENDPOINT_ID_PATTERN.pattern))
         _require(endpoint_id not in endpoint_ids, "%s.id: duplicate endpoint id %r" % (where, endpoint_id))
         endpoint_ids.add(endpoint_id)
         where = "endpoints[%s]" % endpoint_id
+        _require(endpoint["routing"] in ROUTING_MODES, "%s.routing: one of %s" % (where, ", ".join(ROUTING_MODES)))
+        bgp = endpoint["routing"] == "bgp"
+        if bgp:
+            for key in BGP_REQUIRED:
+                _require(endpoint.get(key) is not None, "%s.%s: required (routing bgp)" % (where, key))
+            _require(not endpoint["static_routes"], "%s.static_routes: only for routing static" % where)
+        else:
+            _require(endpoint["bgp_peer_ip"] is None and endpoint["bgp_peer_asn"] is None,
+                     "%s: bgp_peer_ip/bgp_peer_asn are only for routing bgp" % where)
+        _require(isinstance(endpoint["static_routes"], list), "%s.static_routes: needs a list of networks" % where)
+        endpoint["static_routes"] = sorted({_ipv4_network(net, where + ".static_routes") for net in endpoint["static_routes"]})
+        _require(endpoint["generation"] is None or isinstance(endpoint["generation"], (int, str)),
+                 "%s.generation: needs an integer or a string" % where)
         _require(endpoint["site"] in site_ids, "%s.site: unknown site %r" % (where, endpoint["site"]))
         endpoint["outside_ip"] = _ipv4(endpoint["outside_ip"], where + ".outside_ip")
         endpoint["remote_ip"] = _ipv4(endpoint["remote_ip"], where + ".remote_ip")
@@ -178,7 +205,7 @@ def normalize(description: dict) -> dict:
                  % (where, pair[0], pair[1], address_pairs.get(pair)))
         address_pairs[pair] = endpoint_id
         _require(isinstance(endpoint["psk"], str) and endpoint["psk"], "%s.psk: needs a non-empty string" % where)
-        _require(endpoint["ike_version"] in (1, 2), "%s.ike_version: must be 1 or 2" % where)
+        _require(endpoint["ike_version"] in IKE_VERSIONS, "%s.ike_version: must be 1, 2 or 0 (either)" % where)
         endpoint["ike_proposals"] = _proposals(endpoint["ike_proposals"], where + ".ike_proposals")
         endpoint["esp_proposals"] = _proposals(endpoint["esp_proposals"], where + ".esp_proposals")
         for key in ("ike_lifetime", "esp_lifetime", "dpd_interval", "dpd_timeout", "bgp_hold"):
@@ -193,21 +220,32 @@ def normalize(description: dict) -> dict:
         for key in ("local_id", "remote_id"):
             _require(endpoint[key] is None or (isinstance(endpoint[key], str) and endpoint[key].strip() and '"' not in endpoint[key]),
                      "%s.%s: needs an identity string" % (where, key))
-        inside = _ipv4_interface(endpoint["inside_ip"], where + ".inside_ip")
-        _require(inside.network.prefixlen <= 30, "%s.inside_ip: %s needs a /30 or larger" % (where, inside))
-        _require(inside.ip not in (inside.network.network_address, inside.network.broadcast_address),
-                 "%s.inside_ip: %s is not a host address of its network" % (where, inside))
-        endpoint["inside_ip"] = str(inside)
-        endpoint["bgp_peer_ip"] = _ipv4(endpoint["bgp_peer_ip"], where + ".bgp_peer_ip")
-        peer = ipaddress.IPv4Address(endpoint["bgp_peer_ip"])
-        _require(peer in inside.network and peer != inside.ip,
-                 "%s.bgp_peer_ip: %s must be another host of inside_ip's network %s" % (where, peer, inside.network))
-        endpoint["bgp_peer_asn"] = _positive_int(endpoint["bgp_peer_asn"], where + ".bgp_peer_asn", 1, 4294967294)
-        for other_id, other_network in inside_by_site.get(endpoint["site"], []):
-            _require(not inside.network.overlaps(other_network),
-                     "%s.inside_ip: %s overlaps endpoint %s's inside network %s on the same site router"
-                     % (where, inside.network, other_id, other_network))
-        inside_by_site.setdefault(endpoint["site"], []).append((endpoint_id, inside.network))
+        if endpoint["inside_ip"] is not None:
+            inside = _ipv4_interface(endpoint["inside_ip"], where + ".inside_ip")
+            _require(inside.network.prefixlen <= 30 or inside.network.prefixlen == 32,
+                     "%s.inside_ip: %s needs a /30 or larger (or a /32 with a host route to the BGP peer)" % (where, inside))
+            _require(inside.network.prefixlen == 32 or inside.ip not in (inside.network.network_address, inside.network.broadcast_address),
+                     "%s.inside_ip: %s is not a host address of its network" % (where, inside))
+            endpoint["inside_ip"] = str(inside)
+            for other_id, other_network in inside_by_site.get(endpoint["site"], []):
+                _require(not inside.network.overlaps(other_network),
+                         "%s.inside_ip: %s overlaps endpoint %s's inside network %s on the same site router"
+                         % (where, inside.network, other_id, other_network))
+            inside_by_site.setdefault(endpoint["site"], []).append((endpoint_id, inside.network))
+        if bgp:
+            endpoint["bgp_peer_ip"] = _ipv4(endpoint["bgp_peer_ip"], where + ".bgp_peer_ip")
+            peer = ipaddress.IPv4Address(endpoint["bgp_peer_ip"])
+            if inside.network.prefixlen == 32:
+                # an Azure-style BGP address: a host address with a host route to the peer through the tunnel
+                _require(peer != inside.ip, "%s.bgp_peer_ip: %s is inside_ip itself" % (where, peer))
+            else:
+                _require(peer in inside.network and peer != inside.ip,
+                         "%s.bgp_peer_ip: %s must be another host of inside_ip's network %s" % (where, peer, inside.network))
+            endpoint["bgp_peer_asn"] = _positive_int(endpoint["bgp_peer_asn"], where + ".bgp_peer_asn", 1, 4294967294)
+            # one FRR neighbour per peer address and router (two Azure instances may name the same peer)
+            other_id = bgp_peers_by_site.setdefault(endpoint["site"], {}).setdefault(endpoint["bgp_peer_ip"], endpoint_id)
+            _require(other_id == endpoint_id, "%s.bgp_peer_ip: %s is already the BGP peer of endpoint %s on the same site router"
+                     % (where, endpoint["bgp_peer_ip"], other_id))
         normalized_endpoints.append(endpoint)
 
     spec["sites"] = normalized_sites
@@ -235,12 +273,16 @@ def links(spec: dict) -> dict:
 
 
 def expected_prefixes(spec: dict) -> dict:
-    """{endpoint_id: sorted networks the endpoint's BGP neighbour should announce}, from the paired peer's site."""
+    """{endpoint_id: sorted networks the endpoint's BGP neighbour should announce}, from the paired peer's site.
+
+    Static endpoints learn nothing: [] (their routes are configured, see static_routes).
+    """
     sites = site_by_id(spec)
     endpoints = endpoint_by_id(spec)
     result = {}
     for endpoint_id, peer_id in links(spec).items():
-        result[endpoint_id] = sorted(sites[endpoints[peer_id]["site"]]["networks"]) if peer_id else []
+        bgp = endpoints[endpoint_id]["routing"] == "bgp"
+        result[endpoint_id] = sorted(sites[endpoints[peer_id]["site"]]["networks"]) if peer_id and bgp else []
     return result
 
 

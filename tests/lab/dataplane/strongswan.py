@@ -19,7 +19,7 @@ from .vici import ViciError, list_sas, vici_call
 CHARON = "/usr/lib/ipsec/charon"
 SWANCTL = shutil.which("swanctl") or "/usr/sbin/swanctl"
 # kernel-libipsec must come before kernel-netlink; kdf is needed for key derivation in 5.9.8.
-CHARON_PLUGINS = ("random nonce openssl kdf aes sha1 sha2 hmac gcm curve25519 pem pkcs1 x509 pubkey "
+CHARON_PLUGINS = ("random nonce openssl kdf aes sha1 sha2 md5 hmac xcbc cmac gcm curve25519 pem pkcs1 x509 pubkey "
                   "kernel-libipsec kernel-netlink socket-default vici updown")
 CHARON_VIEW = "/run"                      # the state directory as charon sees it
 SOCKET_PATH_LIMIT = 107
@@ -94,7 +94,7 @@ def render_swanctl_conf(endpoint: dict) -> str:
         "        remote_addrs = %s" % endpoint["remote_ip"],
         "        proposals = %s" % ",".join(endpoint["ike_proposals"]),
     ]
-    if endpoint["ike_version"] == 2:
+    if endpoint["ike_version"] != 1:   # 2, or 0 (either version; an IKEv1 SA then reauthenticates at rekey_time)
         lines += ["        rekey_time = %s" % _seconds(ike_rekey), "        reauth_time = 0s"]
     else:
         lines += ["        rekey_time = 0s", "        reauth_time = %s" % _seconds(ike_rekey)]
@@ -223,7 +223,11 @@ class EndpointDaemon:
         return system.run(argv, timeout=timeout, check=check)
 
     def load(self) -> None:
-        self.swanctl("--load-all", "--file", self.swanctl_conf, "--noprompt")
+        result = self.swanctl("--load-all", "--file", self.swanctl_conf, "--noprompt")
+        # swanctl exits 0 on a config file it cannot parse: look at what it said
+        if "invalid config file" in result.stderr + result.stdout or "loaded connection '%s'" % self.endpoint_id not in result.stdout:
+            raise system.CommandError("swanctl did not load connection %s: %s" % (
+                self.endpoint_id, (result.stderr + result.stdout).strip().splitlines()[:3]))
 
     def log_size(self) -> int:
         try:
