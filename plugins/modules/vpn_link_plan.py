@@ -229,6 +229,10 @@ def _check_cidrs(aws_cidrs: list, peer_cidrs: list, probes: list) -> None:
                                       % (probe['name'], address, side, ', '.join(str(n) for n in networks)), variable='probes')
 
 
+# The planner's names for values that this module's options call otherwise.
+_CORE_NAMES = {'pool': 'inside_cidr_pool'}
+
+
 def _name_inventory_variable(error: ValueError, variables: dict) -> str:
     """Name the inventory variable the user wrote, in front of an error about one of our options.
 
@@ -236,6 +240,9 @@ def _name_inventory_variable(error: ValueError, variables: dict) -> str:
     plan errors start with the option (``inside_cidrs[2]: ...``) and get its variable's name.
     """
     message = str(error)
+    for core_name, option in _CORE_NAMES.items():
+        if message.startswith(core_name + ':'):
+            message = option + message[len(core_name):]
     if isinstance(error, _ipsec.ProfileError) and message.startswith('profile'):
         return variables.get('ipsec_profile', 'ipsec_profile') + message[len('profile'):]
     for option in sorted(variables, key=len, reverse=True):

@@ -1,7 +1,7 @@
 """playbooks/aws_gcp_ha.yml against the lab with the real data plane, for 1, 2 and 4 tunnels.
 
 For each redundancy: converge (every tunnel UP in AWS, ESTABLISHED with BGP UP in GCP, pings
-both ways), a second run with changed=0 and no write, --check --diff with changed=0 and no
+both ways; at -vvv no pre-shared key in the output), a second run with changed=0 and no write, --check --diff with changed=0 and no
 write, then the teardown leaves no object of ours in the stand-ins and no tunnel in the fabric.
 """
 from __future__ import annotations
@@ -28,8 +28,12 @@ def assert_ok(run):
 @pytest.mark.parametrize("tunnels", [4, 2, 1])
 def test_converge_rerun_check_teardown(lab, tunnels):
     extra = {"mcvpn_tunnels": tunnels}
-    first = lab.playbook(PLAYBOOK, extra_vars=extra)
+    first = lab.playbook(PLAYBOOK, extra_vars=extra, verbosity=3)
     assert_ok(first)
+    keys = [tunnel["pre_shared_key"] for connection in live_objects(lab.state("ec2")["vpn_connections"])
+            for tunnel in connection["tunnels"]]
+    assert keys and all(len(key) >= 8 for key in keys)
+    assert [key for key in keys if key in first.output] == [], "a pre-shared key appears in the -vvv output"
     report = first.lines_after("Report per tunnel", 3 + tunnels)
     tunnel_lines = [line for line in report if "inside 169.254." in line]
     assert len(tunnel_lines) == tunnels, report

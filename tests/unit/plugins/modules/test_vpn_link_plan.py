@@ -39,6 +39,8 @@ def test_aws_azure_bgp_plan_uses_microsofts_apipa_mapping():
      'mcvpn_ipsec_profile.phase1_encryption: Azure cannot express'),
     (dict(pre_shared_keys=['0startswithzero', 'a' * 8, 'b' * 8, 'c' * 8]), {'pre_shared_keys': 'mcvpn_psks'},
      'mcvpn_psks[0]'),
+    (dict(inside_cidr_pool='10.0.0.0/16'), {'inside_cidr_pool': 'mcvpn_inside_cidr_pool'},
+     'mcvpn_inside_cidr_pool: 10.0.0.0/16 is outside'),
     (dict(pre_shared_keys=['a' * 8]), {'pre_shared_keys': 'mcvpn_psks'}, 'mcvpn_psks: 1 given, the link has 4 tunnels'),
     (dict(peer_cidrs=['10.0.128.0/17']), {'aws_cidrs': 'mcvpn_aws_vpc_cidr'}, 'mcvpn_aws_vpc_cidr: 10.0.0.0/16 overlaps'),
     (dict(probes=[{'name': 'aws_probe', 'side': 'aws', 'address': '10.0.1.10'}]), {'probes': 'groups.mcvpn_probes'},
