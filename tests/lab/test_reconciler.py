@@ -29,7 +29,7 @@ CLOUDS = ["ec2", "gcp", "azure"]
 
 
 def _free_ports(count: int) -> list:
-    sockets = [socket.socket() for _ in range(count)]
+    sockets = [socket.socket() for dummy in range(count)]
     try:
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))

@@ -147,7 +147,9 @@ def gcp_network_gateway_router(gcp, network: str = "vpc", gateway: str = "ha", r
     return [item.ip_address for item in sorted(document.vpn_interfaces, key=lambda item: item.id)]
 
 
-def gcp_tunnel_body(name: str, interface: int, peer_interface: int, secret: str, suite: dict | None = GCP_SUITE, **extra) -> dict:
+def gcp_tunnel_body(name: str, interface: int, peer_interface: int, secret: str, suite: dict | None = None, **extra) -> dict:
+    """A vpnTunnels insert body toward the AWS side; suite None = the scenario's GCP_SUITE."""
+    suite = GCP_SUITE if suite is None else suite
     body = {"name": name, "vpn_gateway": "regions/%s/vpnGateways/ha" % REGION, "vpn_gateway_interface": interface,
             "peer_external_gateway": "global/externalVpnGateways/aws", "peer_external_gateway_interface": peer_interface,
             "router": "regions/%s/routers/cr" % REGION, "shared_secret": secret, "ike_version": 2}
