@@ -24,14 +24,17 @@ import ipaddress
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.multicloud.vpn.plugins.module_utils import _ipsec
+
 REDACTED = '********'
 
 # AWS API vocabulary (ModifyVpnTunnelOptions / TunnelOption) is the one used in
 # the parsed result; XML spellings are translated into it.
-AWS_ENCRYPTION_ALGORITHMS = ('AES128', 'AES256', 'AES128-GCM-16', 'AES256-GCM-16')
-AWS_INTEGRITY_ALGORITHMS = ('SHA1', 'SHA2-256', 'SHA2-384', 'SHA2-512')
-AWS_PHASE1_DH_GROUPS = (2, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24)
-AWS_PHASE2_DH_GROUPS = (2, 5, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24)
+# AWS's algorithm vocabulary has one home: _ipsec.
+AWS_ENCRYPTION_ALGORITHMS = _ipsec.AWS_ENCRYPTIONS
+AWS_INTEGRITY_ALGORITHMS = _ipsec.AWS_INTEGRITIES
+AWS_PHASE1_DH_GROUPS = _ipsec.AWS_DEFAULT_PHASE1_DH_GROUPS
+AWS_PHASE2_DH_GROUPS = _ipsec.AWS_DEFAULT_PHASE2_DH_GROUPS
 AWS_IKE_VERSIONS = ('ikev1', 'ikev2')
 
 _XML_ENCRYPTION = {
