@@ -85,13 +85,38 @@ def _gcp_view(peer_result: dict, outside_ip: str) -> dict:
     return {'name': None, 'up': False, 'status': 'no tunnel', 'bgp_up': False, 'bgp': 'no peer'}
 
 
+def _azure_bgp_session(peers, connection: dict) -> dict | None:
+    """The gateway's BGP peer of one connection: neighbor = the AWS inside IP, local = the connection's APIPA address.
+
+    An active-active gateway lists each neighbor once per instance; only the instance the AWS
+    connection ends on can establish the session, so its entry (local address = the connection's
+    custom APIPA address) decides. None when the status was not read (gateway still provisioning).
+    """
+    if peers is None:
+        return None
+    neighbor = [peer for peer in peers if peer.get('neighbor') and peer.get('neighbor') == connection.get('aws_inside_ip')]
+    local = [peer for peer in neighbor if peer.get('local_address') == connection.get('azure_apipa_ip')]
+    candidates = local or neighbor
+    established = [peer for peer in candidates if peer.get('state') == 'Connected']
+    return (established or candidates or [{'state': 'no peer'}])[0]
+
+
 def _azure_view(peer_result: dict, outside_ip: str, bgp: bool) -> dict:
+    peers = ((peer_result.get('gateway') or {}).get('bgp') or {}).get('peers')
     for connection in peer_result.get('connections') or []:
         if connection.get('aws_outside_ip') == outside_ip:
             up = connection.get('connection_status') == 'Connected'
-            return {'name': connection.get('name'), 'up': up, 'status': connection.get('connection_status'),
-                    'bgp_up': up or not bgp, 'bgp': 'BGP' if bgp else 'static'}
-    return {'name': None, 'up': False, 'status': 'no connection', 'bgp_up': False, 'bgp': 'BGP' if bgp else 'static'}
+            view = {'name': connection.get('name'), 'up': up, 'status': connection.get('connection_status'), 'bgp_up': True,
+                    'bgp': 'n/a (static routes)'}
+            if bgp:
+                session = _azure_bgp_session(peers, connection)
+                if session is None:
+                    view.update(bgp_up=False, bgp='not read')
+                else:
+                    view.update(bgp_up=session.get('state') == 'Connected',
+                                bgp='%s (%s routes)' % (session.get('state'), session.get('routes_received') or 0))
+            return view
+    return {'name': None, 'up': False, 'status': 'no connection', 'bgp_up': False, 'bgp': 'no peer' if bgp else 'n/a (static routes)'}
 
 
 def link_report(plan: dict, aws_result: dict, peer_result: dict, peer: str = 'gcp') -> dict:

@@ -45,6 +45,10 @@ LAB_ENVIRONMENT = {
 }
 
 
+LAB_RESOURCE_GROUP = {"subscription_id": LAB_ENVIRONMENT["azure"]["AZURE_SUBSCRIPTION_ID"], "name": "mcvpn-lab",
+                      "location": "eastus"}
+
+
 class LabError(Exception):
     pass
 
@@ -80,9 +84,29 @@ def _read_pid(path: str) -> int | None:
         return None
 
 
+def standin_config(state_dir: str, config: str | None) -> str:
+    """The stand-ins' config file: the caller's, plus what the lab always has.
+
+    Azure: resource group LAB_RESOURCE_GROUP exists (azure-mgmt-resource is not one of our
+    dependencies; on real Azure the group is the user's, as the azure_vpn role documents).
+    """
+    document = {}
+    if config:
+        with open(config, encoding="utf-8") as handle:
+            document = json.load(handle)
+    groups = document.setdefault("resource_groups", [])
+    if not any(group.get("name") == LAB_RESOURCE_GROUP["name"] for group in groups):
+        groups.append(dict(LAB_RESOURCE_GROUP))
+    path = os.path.join(state_dir, "standins.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+    return path
+
+
 def start(state_dir: str, ports: dict, config: str | None, clouds: list, timeout: float = 30.0) -> dict:
     os.makedirs(state_dir, exist_ok=True)
     stop(state_dir, clouds)  # a crashed previous run: end what it recorded, nothing else
+    config = standin_config(state_dir, config)
     environment: dict[str, str] = {}
     children: dict[str, int] = {}
     for cloud in clouds:

@@ -54,3 +54,37 @@ def test_link_report_is_up_only_when_both_clouds_say_so():
     assert report['aws_all_up'] is True
     assert vpn_link.link_report(PLAN4, aws_result(PLAN4, 'DOWN'), gcp)['aws_all_up'] is False
     assert len(report['lines']) == 4 and 'key_' not in ''.join(report['lines'])
+
+
+def azure_result(plan, bgp_state='Connected'):
+    """azure_active_active_link gathered: one connection per used tunnel; each AWS inside address is listed as a BGP
+    neighbor of both gateway instances, as Azure lists it, and only the instance of the tunnel's APIPA address
+    (the one its AWS connection ends on) can have the session established."""
+    connections, peers = [], []
+    for tunnel in (t for t in plan['tunnels'] if t['used']):
+        connections.append({'name': 'conn-%s' % tunnel['name_suffix'], 'aws_outside_ip': OUTSIDE[(tunnel['connection'], tunnel['aws_tunnel'])],
+                            'connection_status': 'Connected', 'aws_inside_ip': tunnel['aws_inside_ip'],
+                            'azure_apipa_ip': tunnel['azure_apipa_ip']})
+        if tunnel['azure_apipa_ip']:
+            other_instance = plan['azure_gateway_apipa'][1 - tunnel['connection']][tunnel['aws_tunnel'] - 1]
+            peers.append({'neighbor': tunnel['aws_inside_ip'], 'local_address': other_instance, 'state': 'Connecting', 'routes_received': 0})
+            peers.append({'neighbor': tunnel['aws_inside_ip'], 'local_address': tunnel['azure_apipa_ip'], 'state': bgp_state,
+                          'routes_received': 1})
+    return {'connections': connections, 'gateway': {'bgp': {'peers': peers}}}
+
+
+def test_link_report_azure_bgp_needs_the_session_of_the_tunnels_own_instance():
+    plan = _plan.plan_aws_azure(mode='bgp', amazon_asn=64512)
+    assert vpn_link.link_report(plan, aws_result(plan), azure_result(plan), 'azure')['all_up'] is True
+    report = vpn_link.link_report(plan, aws_result(plan), azure_result(plan, bgp_state='Connecting'), 'azure')
+    assert report['all_up'] is False and {row['bgp'] for row in report['tunnels']} == {'Connecting (1 routes)'}
+    unread = dict(azure_result(plan), gateway={'bgp': {}})   # gateway still provisioning: BGP status not read
+    assert vpn_link.link_report(plan, aws_result(plan), unread, 'azure')['all_up'] is False
+
+
+def test_link_report_azure_static_has_two_tunnels_and_no_bgp():
+    plan = _plan.plan_aws_azure(mode='static', amazon_asn=64512)
+    report = vpn_link.link_report(plan, aws_result(plan), azure_result(plan), 'azure')
+    assert report['all_up'] is True and len(report['lines']) == 2
+    missing = vpn_link.link_report(plan, aws_result(plan), {'connections': []}, 'azure')
+    assert missing['all_up'] is False and {row['peer_status'] for row in missing['tunnels']} == {'no connection'}
