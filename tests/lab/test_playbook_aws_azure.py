@@ -4,7 +4,9 @@
 
 Per mode (static: 2 tunnels, BGP: 4): converge, a second run with changed=0, ``--check --diff`` on
 the converged link with no write in any stand-in's request log, teardown leaving nothing of ours
-(and the bystander resources seeded before the converge untouched).
+(and the bystander resources seeded before the converge untouched). With the data plane, seed 004's
+failover drill too: one Azure connection removed behind the playbook's back, pings still pass over
+the other tunnel(s), and the next run puts the connection back.
 
 Where the data plane can run (root, strongSwan, FRR: what tests/run installs) the lab starts with
 ``labctl up`` (stand-ins + the reconciler) and the converge must end with every tunnel UP from both
@@ -20,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import boto3
@@ -250,6 +253,28 @@ def assert_nothing_of_ours(lab: Lab) -> None:
     assert_bystanders_intact(lab)
 
 
+def ping(source: str, address: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", "lab-p-%s" % source, "ping", "-c", "3", "-W", "1", "-i", "0.3", address],
+                          capture_output=True, check=False).returncode == 0
+
+
+def failover_drill(lab: Lab, tmp_path, mode: str) -> None:
+    """Seed 004's drill: remove one Azure connection, ping again; the next run puts it back."""
+    [first] = sorted(item["name"] for item in lab.control("azure", "state")["connections"])[:1]
+    lab.arm("DELETE", "resourceGroups/%s/providers/Microsoft.Network/connections/%s?api-version=2024-05-01" % (RESOURCE_GROUP, first))
+    deadline = time.monotonic() + 60
+    while first in [item["name"] for item in lab.control("azure", "state")["connections"]] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert first not in [item["name"] for item in lab.control("azure", "state")["connections"]]
+    time.sleep(3)   # the reconciler removes that tunnel from the fabric
+    assert any(ping("aws-probe", "10.1.1.10") for attempt in range(20)), "no ping after one Azure connection was removed"
+    assert any(ping("azure-probe", "10.0.1.10") for attempt in range(20))
+    rc, document, output = run_playbook(lab, tmp_path, PLAYBOOK, mode)
+    assert_converged(lab, rc, document, output, mode)
+    assert first in [item["name"] for item in lab.control("azure", "state")["connections"]]
+    assert [task for _play, task, _host, result in before_link_check(document) if result.get("changed")], "the removed connection was not put back"
+
+
 @pytest.mark.parametrize("mode", ["static", "bgp"])
 def test_converge_rerun_check_teardown(lab, tmp_path, mode):
     # converge
@@ -271,6 +296,9 @@ def test_converge_rerun_check_teardown(lab, tmp_path, mode):
     assert [task for _play, task, _host, result in tasks_of(document) if result.get("changed")] == []
     assert lab.writes() == {"ec2": [], "gcp": [], "azure": []}
     assert_link_built(lab, mode)
+
+    if DATAPLANE:
+        failover_drill(lab, tmp_path, mode)
 
     # teardown: nothing of ours left, the bystanders untouched
     psks = psks_of(lab)
