@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multicloud.vpn.plugins.module_utils._aws_vpn import Backoff
 from ansible_collections.multicloud.vpn.plugins.module_utils._psk import validate_psk
 from ansible_collections.multicloud.vpn.plugins.modules import aws_vpn_connection as module_under_test
+from ansible_collections.multicloud.vpn.tests.unit.plugins.modules.module_runner import run_module as _run_module
 
 botocore_exceptions = pytest.importorskip('botocore.exceptions')
 
@@ -174,16 +173,7 @@ def link(**extra):
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module_under_test.main()
-    output = capsys.readouterr().out
-    return json.loads(output), output
+    return _run_module(capsys, module_under_test, args, check_mode, diff)
 
 
 def all_keys(ec2):

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multicloud.vpn.plugins.module_utils._aws_vpn import Backoff
 from ansible_collections.multicloud.vpn.plugins.modules import aws_vpn_tunnel_options as module_under_test
+from ansible_collections.multicloud.vpn.tests.unit.plugins.modules.module_runner import run_module as _run_module
 
 botocore_exceptions = pytest.importorskip('botocore.exceptions')
 
@@ -88,15 +87,7 @@ def ec2(monkeypatch):
 
 def run(capsys, check_mode=False, diff=False, **args):
     args = {key: value for key, value in dict({'region': 'us-east-1', 'vpn_connection_id': 'vpn-0123'}, **args).items() if value is not None}
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module_under_test.main()
-    output = capsys.readouterr().out
-    return json.loads(output), output
+    return _run_module(capsys, module_under_test, args, check_mode, diff)
 
 
 GCP_SAFE_T1 = [{'outside_ip': IP_T1, 'phase1_encryption_algorithms': ['AES256'], 'phase2_lifetime_seconds': 1800}]

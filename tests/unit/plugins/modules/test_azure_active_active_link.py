@@ -4,16 +4,15 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import yaml
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multicloud.vpn.plugins.doc_fragments.azure import ModuleDocFragment
 from ansible_collections.multicloud.vpn.plugins.module_utils._azure import AzureError
 from ansible_collections.multicloud.vpn.plugins.modules import azure_active_active_link
+from ansible_collections.multicloud.vpn.tests.unit.plugins.modules.module_runner import run_module as _run_module
 
 SUB = '00000000-0000-4000-8000-0000000000d1'
 PSK = 'Unit.test_key_c0t1'
@@ -79,16 +78,7 @@ def module_args(**overrides):
 
 
 def run_module(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            azure_active_active_link.main()
-    output = capsys.readouterr().out
-    return json.loads(output), output
+    return _run_module(capsys, azure_active_active_link, args, check_mode, diff)
 
 
 def test_check_mode_reads_only_and_reports_every_change(capsys, client):

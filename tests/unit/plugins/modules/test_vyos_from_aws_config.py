@@ -9,9 +9,9 @@ import stat
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multicloud.vpn.plugins.modules import vyos_from_aws_config
+from ansible_collections.multicloud.vpn.tests.unit.plugins.modules.module_runner import run_module as _run_module
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', 'module_utils', 'fixtures')
 NETBRAIN_KEYS = ('xlk6lMNzd4CNRP8YUX4PlRLVL4pV1FWS', 'KMA_6TXDeJzOJAnrn6gnMEtCO0jbE655')
@@ -24,16 +24,7 @@ def read_fixture(*names):
 
 
 def run_module(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            vyos_from_aws_config.main()
-    output = capsys.readouterr().out
-    return json.loads(output), output
+    return _run_module(capsys, vyos_from_aws_config, args, check_mode, diff)
 
 
 def netbrain_args(**extra):
