@@ -31,13 +31,16 @@ LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_STATE_DIR = os.environ.get("MCVPN_LAB_DIR", "/tmp/mcvpn-lab")
 DEFAULT_PORTS = {"ec2": 18080, "gcp": 18081, "azure": 18082}
 FABRIC_NAME = "lab"          # fixed: probe namespaces are lab-p-<probe name>
-# The lab inventory's probe hosts: one file for the inventory (ansible_netns_name) and the fabric.
-DEFAULT_TOPOLOGY = os.path.join(os.path.dirname(os.path.dirname(LAB_DIR)), "inventories", "lab", "topology.yml")
+# The lab's probe hosts; inventories/lab/hosts.yml names the same namespaces (ansible_netns_name).
+# Not inside inventories/lab: Ansible would read it as an inventory source.
+DEFAULT_TOPOLOGY = os.path.join(LAB_DIR, "topology.yml")
 RECONCILER_PID = "reconciler.pid"
 RECONCILER_STATUS = "reconciler.json"
 # Credentials the stand-ins accept; they are not secrets of anything.
 LAB_ENVIRONMENT = {
-    "ec2": {"AWS_ENDPOINT_URL_EC2": "{url}", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab-not-a-secret-key",
+    # STS too: amazon.aws.ec2_security_group asks GetCallerIdentity.
+    "ec2": {"AWS_ENDPOINT_URL_EC2": "{url}", "AWS_ENDPOINT_URL_STS": "{url}", "AWS_ACCESS_KEY_ID": "lab",
+            "AWS_SECRET_ACCESS_KEY": "lab-not-a-secret-key",
             "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"},
     "gcp": {"GCP_COMPUTE_ENDPOINT": "{url}", "GCP_PROJECT": "lab-project", "GCP_AUTH_KIND": "anonymous"},
     "azure": {"AZURE_BASE_URL": "{url}", "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000",
@@ -107,7 +110,8 @@ def start(state_dir: str, ports: dict, config: str | None, clouds: list, timeout
     os.makedirs(state_dir, exist_ok=True)
     stop(state_dir, clouds)  # a crashed previous run: end what it recorded, nothing else
     config = standin_config(state_dir, config)
-    environment: dict[str, str] = {}
+    # The lab inventory finds the lab's files (e.g. the VyOS commands the reconciler reads) here.
+    environment: dict[str, str] = {"MCVPN_LAB_DIR": state_dir}
     children: dict[str, int] = {}
     for cloud in clouds:
         command = [sys.executable, "-m", "standins.%s" % cloud, "--host", "127.0.0.1", "--port", str(ports[cloud])]

@@ -109,7 +109,7 @@ def test_the_lab_keeps_its_own_tables():
 
 # ---------------------------------------------------------------------------------------------- topology
 def test_topology_file_schema_and_probe_namespaces(tmp_path):
-    topology = load_topology(os.path.join(LAB_DIR, "..", "..", "inventories", "lab", "topology.yml"))
+    topology = load_topology(os.path.join(LAB_DIR, "topology.yml"))
     assert [probe["name"] for probe in topology["aws"]["probes"]] == ["aws-probe"]
     assert topology["gcp"]["subnets"] == {"vpc": ["10.10.0.0/16"]}
     assert probe_namespace("lab", "aws-probe") == "lab-p-aws-probe"

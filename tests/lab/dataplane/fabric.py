@@ -25,6 +25,7 @@ from .spec import (BGP_FIELDS, IPSEC_FIELDS, WIRING_FIELDS, Names, endpoint_by_i
 DEFAULT_ROOT = os.environ.get("MCVPN_LAB_ROOT", "/run/mcvpn-lab")
 STATE_FILE = "state.json"
 INET_TABLE_BASE = 1000
+NAT_TABLE = "mcvpn_nat"      # nftables table of the internet namespace: 1:1 NAT (spec "nat")
 STATIC_METRIC_BASE = 100     # static routes: one per tunnel and prefix, metric 100 + endpoint index (first tunnel up wins)
 SITE_FIELDS = ("asn", "router_id", "networks", "max_paths")
 NO_IPV6 = {"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1}
@@ -169,6 +170,7 @@ class Fabric:
         for endpoint in spec["endpoints"]:
             self._configure_endpoint_namespace(endpoint)
         self._sync_inet_routes(spec)
+        self._sync_inet_nat(spec)
         for site in spec["sites"]:
             self._sync_router_rules(site["id"], spec)
             self._sync_static_routes(site["id"], spec)
@@ -248,6 +250,35 @@ class Fabric:
         system.ip_batch(self.names.inet, removals, force=True)
         system.ip_batch(self.names.inet, additions)
         self.state["applied"]["inet"] = wanted
+
+    def _sync_inet_nat(self, spec: dict) -> None:
+        """1:1 NAT (an Elastic IP) in the internet namespace, with nftables: DNAT public -> private on the way in,
+        SNAT private -> public on the way out; a packet addressed to the private address that was not translated
+        (someone on the internet using the private address) is dropped, as the internet would, and so is a packet
+        that uses the public address as its source before translation."""
+        wanted = spec.get("nat") or []
+        applied = self.state["applied"].get("nat") or []
+        if wanted == applied:
+            return
+        nft = shutil.which("nft") or "/usr/sbin/nft"
+        if not os.path.exists(nft):
+            raise FabricError("1:1 NAT needs nftables (the nft command; Debian package nftables)")
+        lines = ["table ip %s" % NAT_TABLE, "delete table ip %s" % NAT_TABLE]
+        if wanted:
+            pre = "; ".join("ip daddr %s dnat to %s" % (item["public_ip"], item["private_ip"]) for item in wanted)
+            post = "; ".join("ip saddr %s snat to %s" % (item["private_ip"], item["public_ip"]) for item in wanted)
+            # in the forward hook SNAT has not happened yet: a packet with the public address as its source was sent by
+            # a host that claims the public address itself (a router configured with the Elastic IP as its local
+            # address), which the NAT owns: dropped, as EC2 never delivers it
+            forward = "; ".join("ip daddr {0} ct status dnat accept; ip daddr {0} ct status snat accept; ip daddr {0} drop; "
+                                "ip saddr {1} drop".format(item["private_ip"], item["public_ip"]) for item in wanted)
+            lines += ["table ip %s {" % NAT_TABLE,
+                      "  chain nat_in { type nat hook prerouting priority dstnat; policy accept; %s; }" % pre,
+                      "  chain nat_out { type nat hook postrouting priority srcnat; policy accept; %s; }" % post,
+                      "  chain private_guard { type filter hook forward priority filter; policy accept; %s; }" % forward,
+                      "}"]
+        system.run([system.IP, "netns", "exec", self.names.inet, nft, "-f", "-"], stdin="\n".join(lines) + "\n")
+        self.state["applied"]["nat"] = wanted
 
     def _router_rules(self, site_id: str, spec: dict) -> list:
         """A router accepts an inside (BGP link) source only on the veth of its own tunnel: a swapped inside
@@ -472,6 +503,7 @@ class Fabric:
             self._add_endpoint_wiring(endpoint)
         self.state["spec"] = new
         self._sync_inet_routes(new)
+        self._sync_inet_nat(new)
         for site_id in new_sites:
             self._sync_router_rules(site_id, new)
             self._sync_static_routes(site_id, new)

@@ -116,7 +116,7 @@ def normalize(description: dict) -> dict:
     """Validate a description and return a deep copy with all defaults filled in."""
     _require(isinstance(description, dict), "the description must be a mapping")
     spec = copy.deepcopy(description)
-    unknown = set(spec) - {"name", "sites", "endpoints", "comment"}
+    unknown = set(spec) - {"name", "sites", "endpoints", "nat", "comment"}
     _require(not unknown, "unknown top-level keys: %s" % ", ".join(sorted(unknown)))
     name = spec.get("name")
     _require(isinstance(name, str) and NAME_PATTERN.match(name) is not None,
@@ -250,8 +250,38 @@ def normalize(description: dict) -> dict:
 
     spec["sites"] = normalized_sites
     spec["endpoints"] = normalized_endpoints
+    spec["nat"] = _normalize_nat(spec.get("nat"))
     _require(len(spec["endpoints"]) <= 200, "endpoints: at most 200 per fabric")
     return spec
+
+
+def _normalize_nat(entries) -> list:
+    """1:1 NAT in the internet namespace: [{"public_ip", "private_ip"}], sorted by public address.
+
+    An EC2 Elastic IP in front of an instance: the far side talks to public_ip, the namespace holding
+    private_ip sees its own address; packets from private_ip leave as public_ip.
+    """
+    _require(entries is None or isinstance(entries, list), "nat: needs a list of {public_ip, private_ip}")
+    result, publics, privates = [], set(), set()
+    for index, entry in enumerate(entries or []):
+        where = "nat[%d]" % index
+        _require(isinstance(entry, dict) and set(entry) == {"public_ip", "private_ip"}, "%s: needs exactly public_ip and private_ip" % where)
+        public, private = _ipv4(entry["public_ip"], where + ".public_ip"), _ipv4(entry["private_ip"], where + ".private_ip")
+        _require(public != private, "%s: public_ip and private_ip are the same address %s" % (where, public))
+        _require(public not in publics and public not in privates, "%s.public_ip: %s is already mapped" % (where, public))
+        _require(private not in privates and private not in publics, "%s.private_ip: %s is already mapped" % (where, private))
+        publics.add(public)
+        privates.add(private)
+        result.append({"public_ip": public, "private_ip": private})
+    return sorted(result, key=lambda item: ipaddress.IPv4Address(item["public_ip"]))
+
+
+def public_address(spec: dict, address: str) -> str:
+    """The address the internet sees for an endpoint's outside address (its NAT public address, else itself)."""
+    for entry in spec.get("nat") or []:
+        if entry["private_ip"] == address:
+            return entry["public_ip"]
+    return address
 
 
 def site_by_id(spec: dict) -> dict:
@@ -265,11 +295,13 @@ def endpoint_by_id(spec: dict) -> dict:
 def links(spec: dict) -> dict:
     """Pair endpoints by address only: B is A's peer when B.outside_ip == A.remote_ip and B.remote_ip == A.outside_ip.
 
+    Behind 1:1 NAT (``nat``) an outside address is seen by the far side as its public address.
     Returns {endpoint_id: peer_endpoint_id or None}. Nothing else is used to pair, so a wrong
     outside address leaves an endpoint without a peer.
     """
-    by_pair = {(ep["outside_ip"], ep["remote_ip"]): ep["id"] for ep in spec["endpoints"]}
-    return {ep["id"]: by_pair.get((ep["remote_ip"], ep["outside_ip"])) for ep in spec["endpoints"]}
+    seen = {ep["id"]: public_address(spec, ep["outside_ip"]) for ep in spec["endpoints"]}
+    by_pair = {(seen[ep["id"]], ep["remote_ip"]): ep["id"] for ep in spec["endpoints"]}
+    return {ep["id"]: by_pair.get((ep["remote_ip"], seen[ep["id"]])) for ep in spec["endpoints"]}
 
 
 def expected_prefixes(spec: dict) -> dict:

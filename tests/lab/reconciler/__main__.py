@@ -37,8 +37,10 @@ def main(argv: list | None = None) -> int:
     with open(args.env, encoding="utf-8") as handle:
         env = json.load(handle)
     urls = {{"ec2": "aws"}.get(cloud, cloud): "http://127.0.0.1:%d" % port for cloud, port in env.get("ports", {}).items()}
+    vyos_dir = os.path.join(state_dir, "vyos")   # VyOS routers' commands files (see translate.py)
+    os.makedirs(vyos_dir, mode=0o700, exist_ok=True)
     reconciler = Reconciler(urls, load_topology(args.topology), args.fabric, root=args.root, interval=args.interval,
-                            status_path=os.path.join(state_dir, "reconciler.json"))
+                            status_path=os.path.join(state_dir, "reconciler.json"), vyos_dir=vyos_dir)
     if args.once:
         print(json.dumps(reconciler.step(), indent=1, sort_keys=True))
         return 0

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
-from .report import build_reports
+from .report import build_reports, vyos_reports
 from .translate import translate
 
 try:  # tests/lab as a package, or tests/lab on sys.path
@@ -57,8 +57,9 @@ class Reconciler:  # pylint: disable=too-many-instance-attributes
     """One reconciler for one fabric. urls: {"aws"|"gcp"|"azure": "http://127.0.0.1:PORT"} (missing = not running)."""
 
     def __init__(self, urls: dict, topology: dict | None, fabric_name: str, root: str | None = None, interval: float = 1.0,
-                 status_path: str | None = None):
+                 status_path: str | None = None, vyos_dir: str | None = None):
         self.urls = {cloud: url for cloud, url in urls.items() if url}
+        self.vyos_dir = vyos_dir                 # <name>.commands files (VyOS routers), <name>.status.json written back
         self.topology = topology
         self.fabric_name = fabric_name
         self.root = root
@@ -99,7 +100,40 @@ class Reconciler:  # pylint: disable=too-many-instance-attributes
                 self._once("fetch-" + cloud, "%s stand-in: %s" % (cloud, exc))
             else:
                 self._report_errors.pop("fetch-" + cloud, None)
+        states["vyos"] = self.read_vyos_configs()
         return states
+
+    def read_vyos_configs(self) -> dict | None:
+        """{name: text} of every <vyos_dir>/<name>.commands (written by vyos_from_aws_config, mode 0600: PSKs)."""
+        if not self.vyos_dir or not os.path.isdir(self.vyos_dir):
+            return None
+        configs = {}
+        for entry in sorted(os.listdir(self.vyos_dir)):
+            if entry.endswith(".commands") and not entry.startswith("."):
+                try:
+                    with open(os.path.join(self.vyos_dir, entry), encoding="utf-8") as handle:
+                        configs[entry[:-len(".commands")]] = handle.read()
+                except OSError as exc:
+                    self._once("vyos-" + entry, "vyos %s: %s" % (entry, exc))
+        return configs
+
+    def write_vyos_status(self, translation: dict, status: dict | None) -> None:
+        """<vyos_dir>/<name>.status.json per router: its IPsec and BGP view; stale files of removed routers go."""
+        if not self.vyos_dir or not os.path.isdir(self.vyos_dir):
+            return
+        reports = vyos_reports(translation, status)
+        for name, report in reports.items():
+            path = os.path.join(self.vyos_dir, name + ".status.json")
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(dict(report, time=time.time()), handle, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        for entry in os.listdir(self.vyos_dir):
+            if entry.endswith(".status.json") and entry[:-len(".status.json")] not in reports:
+                try:
+                    os.unlink(os.path.join(self.vyos_dir, entry))
+                except OSError:
+                    pass
 
     def _once(self, key: str, message: str) -> None:
         """Log a recurring problem once until it changes."""
@@ -222,6 +256,7 @@ class Reconciler:  # pylint: disable=too-many-instance-attributes
         if status is not None:
             self.retry_initiators(status)
         self.write_status(translation, status)
+        self.write_vyos_status(translation, status)
         self.cycle += 1
         self.last = {
             "pid": os.getpid(), "fabric": self.fabric_name, "cycle": self.cycle, "time": time.time(),

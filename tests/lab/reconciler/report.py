@@ -12,6 +12,8 @@
   when Established, with the learned prefixes.
 * Azure: per connection and gateway instance Connected (CHILD_SA installed) or NotConnected; the gateway's
   BGP peers Connected when Established, else Connecting, with routes received.
+* VyOS routers (no cloud API): what `show vpn ipsec sa` and `show ip bgp summary` would say on the router,
+  per peer: IPsec up (CHILD_SA installed), IKE state, BGP state and prefixes received (vyos_reports).
 Tunnels whose endpoint is missing (left out, or the fabric is down) are reported down.
 """
 from __future__ import annotations
@@ -145,6 +147,26 @@ def azure_report(translation: dict, status: dict | None) -> dict:
                     routes_received=len(entry["bgp"]["prefixes"]) if up else 0)
         gateways[binding["gateway_id"]]["bgp_peers"].append(peer)
     return {"connections": connections, "virtual_network_gateways": gateways}
+
+
+def vyos_reports(translation: dict, status: dict | None) -> dict:
+    """{router name: {"router", "nat", "peers": [{vti, remote_ip, accepted, ipsec, ike_state, bgp_neighbor, bgp_state,
+    prefixes_received}]}}: the router's own view, for the playbook's check (no secrets)."""
+    routers: dict = {}
+    for name, endpoint_ids in translation["objects"].get("vyos", {}).items():
+        peers = []
+        nat = None
+        for endpoint_id in endpoint_ids:
+            binding = translation["bindings"].get(endpoint_id) or {}
+            nat = nat or binding.get("nat")
+            entry = _entry(status, endpoint_id, binding)
+            state = _bgp_state(entry) if entry else "Idle"
+            peers.append({"vti": binding.get("vti"), "remote_ip": binding.get("remote_ip"), "accepted": bool(binding.get("accepted")),
+                          "reason": binding.get("reason"), "ipsec": "up" if entry and entry["child_installed"] else "down",
+                          "ike_state": (entry or {}).get("ike_state"), "bgp_neighbor": binding.get("bgp_peer_ip"), "bgp_state": state,
+                          "prefixes_received": list(entry["bgp"]["prefixes"]) if entry and state == "Established" else []})
+        routers[name] = {"router": name, "nat": nat, "peers": peers}
+    return routers
 
 
 def build_reports(translation: dict, status: dict | None) -> dict:

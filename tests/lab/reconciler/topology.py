@@ -15,6 +15,9 @@ Everything else (sites, tunnels, addresses, keys) comes from the stand-ins. Sche
     azure:
       probes:                                   # joins the Azure site (gateway) whose VNet address space contains it
         - {name: azure-probe, address: 10.1.1.10/24}
+    vyos_routers:
+      probes:                                   # joins the lab's VyOS router (a commands file, see translate.py) whose
+        - {name: vyos-probe, address: 10.20.1.10/24}   # BGP networks contain it: an instance in the router's VPC
 
 A probe's network namespace is ``<fabric>-p-<name>`` (``probe_namespace``); ``labctl up`` runs the fabric
 ``lab``, so the probe ``aws-probe`` is reached with ``ansible_connection: multicloud.vpn.netns`` and
@@ -27,6 +30,7 @@ import json
 import re
 
 CLOUDS = ("aws", "gcp", "azure")
+SECTIONS = CLOUDS + ("vyos_routers",)    # the lab's "VyOS" routers: EC2 instances configured by a commands file
 PROBE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")   # the data plane's id pattern
 
 
@@ -56,13 +60,13 @@ def load_topology(path: str | None) -> dict:
 def validate_topology(document: dict) -> dict:
     """A normalized copy: {cloud: {"probes": [{name, address, network}], "subnets": {network|"*": [cidr]}}}."""
     if not isinstance(document, dict):
-        raise TopologyError("the topology must be a mapping of aws/gcp/azure")
-    unknown = set(document) - set(CLOUDS) - {"comment"}
+        raise TopologyError("the topology must be a mapping of aws/gcp/azure/vyos_routers")
+    unknown = set(document) - set(SECTIONS) - {"comment"}
     if unknown:
-        raise TopologyError("unknown top-level keys: %s (expected %s)" % (", ".join(sorted(unknown)), ", ".join(CLOUDS)))
+        raise TopologyError("unknown top-level keys: %s (expected %s)" % (", ".join(sorted(unknown)), ", ".join(SECTIONS)))
     result: dict = {}
     names: set = set()
-    for cloud in CLOUDS:
+    for cloud in SECTIONS:
         section = document.get(cloud) or {}
         if not isinstance(section, dict):
             raise TopologyError("%s: must be a mapping" % cloud)

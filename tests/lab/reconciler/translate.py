@@ -17,6 +17,16 @@ AWS half gets an endpoint that never finds a peer.
 Sites: AWS = a VGW and the VPCs attached to it (their CIDRs, one path at a time: max_paths 1); GCP = a
 Cloud Router (its network's subnets from the topology file or its custom advertisements; ECMP); Azure =
 a virtual network gateway and its VNet's address space (ECMP).
+
+VyOS routers (scenario 3: an EC2 instance running VyOS): states["vyos"] = {name: the text of a commands
+file}, as multicloud.vpn.vyos_from_aws_config writes it (the daemon reads <state-dir>/vyos/<name>.commands).
+The commands themselves make the site and its endpoints (tests/lab/vyos_interp: local-address = the
+endpoints' outside address, local-id, PSKs, proposals, VTIs, BGP). The instance's Elastic IP comes from
+the EC2 state (addresses): the EIP whose private address is the commands' local-address (or which is
+itself the local-address) puts a 1:1 NAT EIP <-> private address into the description. AWS tunnels pair
+with the router through it (their customer gateway IP is the EIP). Commands rendered without the NAT fix
+fail as on EC2: local-address = EIP is an address the instance does not hold (traffic to the EIP goes to
+the private address); no local-id makes the router present its private address as its IKE identity.
 """
 from __future__ import annotations
 
@@ -32,10 +42,15 @@ from .vocabulary import (AWS_DPD_ACTIONS, AWS_STARTUP_ACTIONS, AZURE_DPD_TIMEOUT
 
 try:  # tests/lab as a package, or tests/lab on sys.path (labctl, pytest rootdir mode)
     from ..dataplane import SpecError, normalize
+    from ..dataplane.spec import public_address
+    from ..vyos_interp import VyosInterpError, vyos_site
 except ImportError:  # pragma: no cover - depends on how the lab is imported
     from dataplane import SpecError, normalize  # type: ignore[no-redef]
+    from dataplane.spec import public_address  # type: ignore[no-redef]
+    from vyos_interp import VyosInterpError, vyos_site  # type: ignore[no-redef]
 
-MAX_PATHS = {"aws": 1, "gcp": 8, "azure": 8}
+MAX_PATHS = {"aws": 1, "gcp": 8, "azure": 8, "vyos": 1}
+VYOS_SITE_ID_LENGTH = 24    # vyos_interp: site ids <= 30 characters; endpoint ids are <site>-<vti>
 AWS_DPD_INTERVAL = 10     # AWS sends DPD every 10 s
 BGP_HOLD, BGP_KEEPALIVE = 30, 10
 ID_LENGTH = 40
@@ -80,7 +95,8 @@ class _Builder:  # pylint: disable=too-many-instance-attributes
         self.candidates: list = []     # (endpoint, binding)
         self.notes: list = []
         self.ids: set = set()
-        self.objects: dict = {"aws": {}, "gcp": {}, "azure": {"connections": {}, "gateways": {}}}
+        self.objects: dict = {"aws": {}, "gcp": {}, "azure": {"connections": {}, "gateways": {}}, "vyos": {}}
+        self.nat: list = []            # 1:1 NAT entries {"public_ip", "private_ip"} (Elastic IPs of VyOS instances)
 
     def site(self, key: tuple, raw_id: str, **fields) -> str:
         if key not in self.site_keys:
@@ -291,12 +307,46 @@ class _Builder:  # pylint: disable=too-many-instance-attributes
         return self.site(("azure", gateway["id"].lower()), "az-" + gateway["name"], cloud="azure", asn=int(gateway.get("asn") or 65515),
                          networks=networks, max_paths=MAX_PATHS["azure"], match={})
 
+    # ---------------------------------------------------------------------------------------- VyOS
+    def vyos(self, configs: dict, ec2: dict | None) -> None:
+        """One site per VyOS commands file; the instance's Elastic IP (EC2 state) becomes a 1:1 NAT."""
+        addresses = (ec2 or {}).get("addresses") or {}
+        for name, text in sorted(configs.items()):
+            raw = re.sub(r"[^a-z0-9_-]+", "-", ("vyos-" + name).lower()).strip("-")
+            site_id = raw[:VYOS_SITE_ID_LENGTH].rstrip("-")
+            if site_id in self.ids:
+                site_id = "%s-%s" % (site_id[:VYOS_SITE_ID_LENGTH - 7], hashlib.sha1(name.encode()).hexdigest()[:6])
+            self.ids.add(site_id)
+            self.objects["vyos"][name] = []
+            try:
+                fragment = vyos_site(text, site_id=site_id)
+            except VyosInterpError as exc:
+                self.note("vyos %s: the commands do not configure a router the lab can run: %s" % (name, exc))
+                continue
+            outside = sorted({endpoint["outside_ip"] for endpoint in fragment["endpoints"]})
+            mapping = _elastic_ip_of(addresses, outside)
+            if mapping and mapping not in self.nat:
+                self.nat.append(mapping)
+            elif not mapping:
+                self.note("vyos %s: no Elastic IP of an EC2 instance matches local-address %s: no NAT in front of it"
+                          % (name, ", ".join(outside) or "-"))
+            site = dict(fragment["site"], cloud="vyos", max_paths=MAX_PATHS["vyos"], match={})
+            self.sites[site_id] = site
+            self.site_keys[("vyos", name)] = site_id
+            for endpoint in fragment["endpoints"]:
+                self.ids.add(endpoint["id"])
+                self.objects["vyos"][name].append(endpoint["id"])
+                binding = {"cloud": "vyos", "router": name, "vti": endpoint["id"][len(site_id) + 1:],
+                           "remote_ip": endpoint["remote_ip"], "bgp_peer_ip": endpoint["bgp_peer_ip"],
+                           "nat": dict(mapping) if mapping else None}
+                self.candidates.append((dict(endpoint), binding))
+
     # ----------------------------------------------------------------------------------- assemble
     def probes(self) -> None:
         """Give each site the topology's probes: AWS/Azure by address inside the site's networks, GCP by network."""
         gcp_sites = self._gcp_probe_sites()
-        for cloud in ("aws", "azure"):
-            for probe in self.topology[cloud]["probes"]:
+        for cloud, section in (("aws", "aws"), ("azure", "azure"), ("vyos", "vyos_routers")):
+            for probe in (self.topology.get(section) or {}).get("probes", []):
                 address = ipaddress.IPv4Interface(probe["address"]).ip
                 for site_id in sorted(self.sites):
                     site = self.sites[site_id]
@@ -316,15 +366,17 @@ class _Builder:  # pylint: disable=too-many-instance-attributes
     def assemble(self) -> Translation:
         self.probes()
         bindings: dict = {}
-        pairs = {(endpoint["outside_ip"], endpoint["remote_ip"]) for endpoint, _binding in self.candidates}
+        nat = {"nat": sorted(self.nat, key=lambda item: ipaddress.IPv4Address(item["public_ip"]))} if self.nat else {}
+        pairs = {(public_address(nat, endpoint["outside_ip"]), endpoint["remote_ip"]) for endpoint, _binding in self.candidates}
         # endpoints that have a peer go first: when two endpoints conflict (same inside address on one router,
         # same outside/remote pair), the one that can come up wins and the other is left out with a note
-        ordered = sorted(self.candidates, key=lambda item: ((item[0]["remote_ip"], item[0]["outside_ip"]) not in pairs, item[0]["id"]))
+        ordered = sorted(self.candidates, key=lambda item: ((item[0]["remote_ip"], public_address(nat, item[0]["outside_ip"])) not in pairs,
+                                                            item[0]["id"]))
         used_sites = sorted({endpoint["site"] for endpoint, _binding in self.candidates})
         sites = [{key: value for key, value in self.sites[site_id].items() if key not in ("cloud", "match")} for site_id in used_sites]
         accepted: list = []
         for endpoint, binding in ordered:
-            trial = {"name": self.fabric_name, "sites": sites, "endpoints": accepted + [endpoint]}
+            trial = {"name": self.fabric_name, "sites": sites, "endpoints": accepted + [endpoint], **nat}
             try:
                 normalize(trial)
             except SpecError as exc:
@@ -337,7 +389,7 @@ class _Builder:  # pylint: disable=too-many-instance-attributes
         description = None
         if accepted:
             sites = [site for site in sites if any(endpoint["site"] == site["id"] for endpoint in accepted)]
-            description = {"name": self.fabric_name, "sites": sites, "endpoints": sorted(accepted, key=lambda item: item["id"])}
+            description = {"name": self.fabric_name, "sites": sites, "endpoints": sorted(accepted, key=lambda item: item["id"]), **nat}
         return Translation(description=description, bindings=bindings, objects=self.objects, notes=list(self.notes))
 
 
@@ -358,8 +410,18 @@ def _gateway_vnet(state: dict, gateway: dict) -> dict | None:
     return sorted(candidates, key=lambda item: item[:2])[0][2] if candidates else None
 
 
+def _elastic_ip_of(addresses: dict, local_addresses: list) -> dict | None:
+    """The 1:1 NAT of the instance whose Elastic IP or private address is the router's local-address."""
+    for public_ip, address in sorted(addresses.items()):
+        private_ip = address.get("private_ip")
+        if private_ip and (private_ip in local_addresses or public_ip in local_addresses):
+            return {"public_ip": public_ip, "private_ip": private_ip}
+    return None
+
+
 def translate(states: dict, topology: dict | None, fabric_name: str) -> Translation:
-    """{"aws": EC2 state | None, "gcp": GCP state | None, "azure": Azure state | None} -> Translation.
+    """{"aws": EC2 state | None, "gcp": GCP state | None, "azure": Azure state | None,
+    "vyos": {name: commands text} | None} -> Translation.
 
     The description is None when no cloud object makes an endpoint (the fabric then has nothing to run).
     """
@@ -370,6 +432,8 @@ def translate(states: dict, topology: dict | None, fabric_name: str) -> Translat
         builder.gcp(states["gcp"])
     if states.get("azure"):
         builder.azure(states["azure"])
+    if states.get("vyos"):
+        builder.vyos(states["vyos"], states.get("aws"))
     return builder.assemble()
 
 

@@ -29,7 +29,9 @@ GET /_lab/state (dump_state) -- secrets included:
    "customer_gateways": {"cgw-..": {"account_id", "region", "state", "type", "ip_address", "bgp_asn", "device_name"}},
    "vpn_gateways": {"vgw-..": {"account_id", "region", "state", "amazon_side_asn", "attachments": [{"vpc_id", "state"}]}},
    "vpcs": {"vpc-..": {"account_id", "region", "cidr_blocks": [...],
-            "route_tables": {"rtb-..": {"propagating_vgws": [...], "propagated_routes": [active prefixes]}}}}}
+            "route_tables": {"rtb-..": {"propagating_vgws": [...], "propagated_routes": [active prefixes]}}}},
+   "addresses": {"<Elastic IP>": {"account_id", "region", "allocation_id", "association_id", "instance_id",
+                                   "network_interface_id", "private_ip"}}}   # from 198.18.0.0/16; private_ip when associated
   (default VPCs are left out.)
 
 POST /_lab/status (apply_status) -- written by the data plane; validated whole, then applied:

@@ -43,7 +43,7 @@ class Ec2Controller:
     def dump_state(self) -> dict:
         with self.lock:
             state: dict = {"cloud": "aws", "outside_ip_range": str(OutsideAddressPool.NETWORK), "vpn_connections": {},
-                           "customer_gateways": {}, "vpn_gateways": {}, "vpcs": {}}
+                           "customer_gateways": {}, "vpn_gateways": {}, "vpcs": {}, "addresses": {}}
             for account_id, region, backend in self._backends():
                 where = {"account_id": account_id, "region": region}
                 for connection in backend.vpn_connections.values():
@@ -58,6 +58,13 @@ class Ec2Controller:
                     state["vpn_gateways"][gateway.id] = {
                         **where, "state": gateway.state, "amazon_side_asn": int(gateway.amazon_side_asn or 64512),
                         "attachments": [{"vpc_id": attachment.vpc_id, "state": attachment.state} for attachment in gateway.attachments.values()]}
+                for address in backend.addresses:
+                    instance = getattr(address, "instance", None)
+                    state["addresses"][address.public_ip] = {
+                        **where, "allocation_id": address.allocation_id, "association_id": address.association_id,
+                        "instance_id": instance.id if instance is not None else None,
+                        "network_interface_id": address.eni.id if address.eni is not None else None,
+                        "private_ip": address.private_ip_address}
                 for vpc in backend.vpcs.values():
                     if vpc.is_default:
                         continue

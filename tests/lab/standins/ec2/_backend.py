@@ -324,6 +324,45 @@ class LabEC2Backend(EC2Backend):
                     if route.lifecycle.state == "deleted":
                         del connection.static_route_table[destination]
 
+    # -- tags -------------------------------------------------------------------------------------------
+    def describe_tags(self, filters: dict | None = None) -> list:  # type: ignore[override]
+        """moto names an Elastic IP's resource type "vpc-elastic-ip"; AWS says "elastic-ip" (DescribeTags and its
+        resource-type filter). amazon.aws.ec2_eip filters by "elastic-ip": without this it re-tags on every run."""
+        if filters and "elastic-ip" in (filters.get("resource-type") or []):
+            filters = dict(filters, **{"resource-type": list(filters["resource-type"]) + ["vpc-elastic-ip"]})
+        results = super().describe_tags(filters)
+        return [dict(result, resource_type="elastic-ip") if result.get("resource_type") == "vpc-elastic-ip" else result
+                for result in results]
+
+    # -- security group rules ---------------------------------------------------------------------------
+    PORTED_PROTOCOLS = {"tcp", "udp", "icmp", "icmpv6", "6", "17", "1", "58", "-1", "all"}
+
+    def _iterate_security_rules(self, ip_protocol: str, group_id: str, from_port: Any, to_port: Any,  # type: ignore[override]
+                                *args: Any, **kwargs: Any) -> Any:
+        """moto 5.2.5 fails (int(None)) on a rule for a protocol without ports, such as ESP (50), which AWS accepts
+        and describes without FromPort/ToPort: build it with placeholder ports, then drop them."""
+        portless = str(ip_protocol).lower() not in self.PORTED_PROTOCOLS and from_port is None and to_port is None
+        for rule in super()._iterate_security_rules(ip_protocol, group_id, -1 if portless else from_port, -1 if portless else to_port,
+                                                    *args, **kwargs):
+            if portless:
+                rule.from_port = rule.to_port = None
+            yield rule
+
+    # -- Elastic IPs ------------------------------------------------------------------------------------
+    ELASTIC_IP_NETWORK = ipaddress.IPv4Network("198.18.0.0/16")
+
+    def allocate_address(self, domain: str, address: str | None = None, tags: dict | None = None) -> Any:  # type: ignore[override]
+        """moto draws Elastic IPs from 127.0.0.0/8, which no data plane routes between namespaces: the lab draws
+        them from 198.18.0.0/16 (RFC 2544), apart from the AWS (203.0.113.0/24), GCP and Azure outside ranges."""
+        if not address:
+            in_use = {existing.public_ip for existing in self.addresses}
+            while True:
+                candidate = str(self.ELASTIC_IP_NETWORK[self.lab.rng.randrange(1, self.ELASTIC_IP_NETWORK.num_addresses - 1)])
+                if candidate not in in_use:
+                    address = candidate
+                    break
+        return super().allocate_address(domain, address=address, tags=tags)
+
     # -- customer gateways -----------------------------------------------------------------------------
     def create_customer_gateway(self, gateway_type: str, ip_address: str, bgp_asn: str,  # type: ignore[override]
                                 tags: dict | None = None, device_name: str | None = None,

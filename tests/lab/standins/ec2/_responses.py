@@ -9,6 +9,7 @@ import threading
 import traceback
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import add_tag_specification
@@ -50,10 +51,22 @@ class LabEC2Response(EC2Response):
     def ec2_backend(self) -> Any:  # type: ignore[override]
         return self.lab_backends[self.current_account][self.region]
 
+    @staticmethod
+    def caller_identity() -> tuple:
+        """STS GetCallerIdentity (AWS_ENDPOINT_URL_STS = this stand-in): amazon.aws.ec2_security_group asks for the
+        account before anything else. Always moto's default account (the stand-in derives no other from "lab")."""
+        body = ('<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+                '<Arn>arn:aws:iam::%s:user/lab</Arn><UserId>AIDALABLABLABLABLAB</UserId><Account>%s</Account>'
+                '</GetCallerIdentityResult><ResponseMetadata><RequestId>lab</RequestId></ResponseMetadata>'
+                '</GetCallerIdentityResponse>' % (DEFAULT_ACCOUNT_ID, DEFAULT_ACCOUNT_ID))
+        return 200, {"Content-Type": "text/xml"}, body
+
     @classmethod
     def dispatch(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         request = args[0]
         action = request.values.get("Action", "")
+        if action == "GetCallerIdentity":
+            return cls.caller_identity()
         try:
             with cls.lab_lock:
                 request_validator().validate(dict(request.values.items()))
