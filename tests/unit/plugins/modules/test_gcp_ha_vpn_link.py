@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.multicloud.vpn.plugins.module_utils import _gcp_vpn
 from ansible_collections.multicloud.vpn.plugins.module_utils._gcp import GcpError
 from ansible_collections.multicloud.vpn.plugins.modules import gcp_ha_vpn_link
+from ansible_collections.multicloud.vpn.tests.unit.plugins.modules.module_runner import run_module as _run_module
 
 PROJECT = "lab-project"
 KEYS = ("Alpha_key_0123456789", "Bravo_key_0123456789")
@@ -73,16 +72,7 @@ def args(**extra):
 
 
 def run_module(capsys, values, check_mode=False, diff=False):
-    values = dict(values)
-    if check_mode:
-        values["_ansible_check_mode"] = True
-    if diff:
-        values["_ansible_diff"] = True
-    with patch_module_args(values):
-        with pytest.raises(SystemExit):
-            gcp_ha_vpn_link.main()
-    output = capsys.readouterr().out
-    return json.loads(output), output
+    return _run_module(capsys, gcp_ha_vpn_link, values, check_mode, diff)
 
 
 def test_check_mode_reports_every_change_and_writes_nothing(capsys):
