@@ -35,6 +35,8 @@ DEFAULT_MAX_ATTEMPTS = 10  # attempts in all, first one included
 RETRY_MODES = ("legacy", "standard", "adaptive")
 USER_AGENT_EXTRA = "multicloud.vpn"
 SECRET_PARAMETER_NAMES = ("PreSharedKey", "SecretAccessKey", "SessionToken")
+THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException")
+CREATE_ATTEMPTS = 3
 MASK = "********"
 
 
@@ -239,3 +241,38 @@ def wait_vpn_connection_deleted(client: Any, vpn_connection_id: str, timeout: fl
     return poll_until(fetch, lambda connection: connection["State"] if connection else "deleted",
                       what="VPN connection %s" % vpn_connection_id, ready=("deleted",), timeout=timeout, sleep=sleep,
                       on_progress=on_progress, **poll_options)
+
+
+def may_have_been_written(error: AwsError) -> bool:
+    """A failed create that may have happened anyway (no answer, 5xx) or may simply be retried (throttling)."""
+    return error.http_status is None or error.http_status >= 500 or error.code in THROTTLING_CODES
+
+
+def single_attempt_params(params: dict) -> dict:
+    """Module parameters for a client without botocore retries: for creates that have no idempotency token."""
+    aws_config = dict(params.get("aws_config") or {})
+    aws_config["retries"] = {"mode": "standard", "total_max_attempts": 1}
+    return dict(params, aws_config=aws_config)
+
+
+def create_once(create: Callable[[], Any], find: Callable[[], Any], *, attempts: int = CREATE_ATTEMPTS,
+                sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Run ``create()`` (one API call, no SDK retries) so that a lost answer never creates twice.
+
+    EC2's CreateVpc, CreateVpnGateway and CreateVpnConnection take no idempotency token: when a create
+    fails in a way that may have written (no answer, 5xx, throttling), ``find()`` looks the object up by
+    what the create tagged it with before the create is tried again. Returns what create() or find() returned.
+    """
+    last_error = None
+    for attempt in range(attempts):
+        try:
+            return create()
+        except AwsError as error:
+            if not may_have_been_written(error):
+                raise
+            last_error = error
+        sleep(min(2 ** attempt, 10))
+        found = find()
+        if found:
+            return found
+    raise last_error

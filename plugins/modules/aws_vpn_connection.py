@@ -301,8 +301,10 @@ from ansible_collections.multicloud.vpn.plugins.module_utils._aws import (
     AwsError,
     aws_argument_spec,
     call,
+    create_once,
     ec2_client,
     poll_until,
+    single_attempt_params,
     wait_vpn_connection_available,
 )
 from ansible_collections.multicloud.vpn.plugins.module_utils._aws_vpn import (
@@ -335,8 +337,6 @@ from ansible_collections.multicloud.vpn.plugins.module_utils._aws_vpn import (
 from ansible_collections.multicloud.vpn.plugins.module_utils._psk import generate_psk
 
 FIRST_POLL_SECONDS = 0.25
-CREATE_ATTEMPTS = 3
-THROTTLING_CODES = ('Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException')
 
 
 def argument_spec() -> dict:
@@ -367,11 +367,6 @@ def argument_spec() -> dict:
     return spec
 
 
-def may_have_been_written(error: AwsError) -> bool:
-    """A failed create that may have happened anyway (no answer, 5xx) or may simply be retried (throttling)."""
-    return error.http_status is None or error.http_status >= 500 or error.code in THROTTLING_CODES
-
-
 class Link:
     """One invocation of the module: the link's objects in AWS and what to do with them."""
 
@@ -398,9 +393,7 @@ class Link:
     def single_attempt_client(self):
         """A client without botocore retries, for the one create that is not idempotent (CreateVpnConnection)."""
         if self._single_attempt_client is None:
-            aws_config = dict(self.params.get('aws_config') or {})
-            aws_config['retries'] = {'mode': 'standard', 'total_max_attempts': 1}
-            self._single_attempt_client = ec2_client(dict(self.params, aws_config=aws_config))
+            self._single_attempt_client = ec2_client(single_attempt_params(self.params))
         return self._single_attempt_client
 
     def remaining(self) -> float:
@@ -611,25 +604,19 @@ class Link:
         return created
 
     def create_once(self, parameters: dict) -> dict:
-        """CreateVpnConnection without an idempotency token: after a failure that may have created it, look first."""
-        last_error = None
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                return call(self.single_attempt_client(), 'create_vpn_connection', **parameters)['VpnConnection']
-            except AwsError as error:
-                if not may_have_been_written(error):
-                    raise
-                last_error = error
+        """CreateVpnConnection has no idempotency token: after a failure that may have created it, look first."""
+
+        def find() -> dict | None:
             found = live(self.describe_connections([
                 {'Name': 'customer-gateway-id', 'Values': [parameters['CustomerGatewayId']]},
                 {'Name': self.gateway_filter, 'Values': [self.gateway_id]},
                 {'Name': 'tag:%s' % LINK_TAG, 'Values': [self.name]}]))
             found = [connection for connection in found if is_owned(connection, self.name)
                      and connection.get('CustomerGatewayId') == parameters['CustomerGatewayId']]
-            if found:
-                return found[0]
-            self.sleep(min(2 ** attempt, 10))
-        raise last_error
+            return found[0] if found else None
+
+        return create_once(lambda: call(self.single_attempt_client(), 'create_vpn_connection', **parameters)['VpnConnection'],
+                           find, sleep=self.sleep)
 
     def modify_tunnels(self, plan, connection: dict) -> dict | None:
         vpn_id = connection['VpnConnectionId']

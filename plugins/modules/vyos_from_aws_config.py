@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: vyos_from_aws_config
 short_description: Turn an AWS Site-to-Site VPN connection into VyOS configuration commands
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads an AWS VPN connection (its C(CustomerGatewayConfiguration) XML and/or one
     C(DescribeVpnConnections) entry) and renders the VyOS C(set) commands for both tunnels -
