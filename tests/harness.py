@@ -12,6 +12,7 @@ suite's log is printed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -36,6 +37,7 @@ class SuiteResult:
     skipped: int = 0
     seconds: float = 0.0
     notes: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
 
 
 class Harness:
@@ -184,6 +186,41 @@ class Harness:
             result.notes.append("no lab tests yet")
             return
         self.pytest("lab", result, ["tests/lab"], env=self.env(PYTHONPATH=os.pathsep.join([self.collections, lab])))
+        result.figures = lab_figures(os.path.join(self.tree, "tests", "output"))
+
+
+def lab_figures(directory: str) -> list:
+    """One line per figures file the lab suites wrote (reliability_*.json, secrets.json, bad_inventory)."""
+    lines = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        if not (name.startswith(("reliability_", "secrets")) and name.endswith(".json")):
+            continue
+        with open(os.path.join(directory, name), encoding="utf-8") as handle:
+            figures = json.load(handle)
+        shutil.copy(os.path.join(directory, name), os.path.join(OUTPUT, name))
+        lines.append("%s: %s" % (name[:-len(".json")], summarise_figures(figures)))
+    return lines
+
+
+def summarise_figures(figures: dict) -> str:
+    """The headline numbers of a figures file; the whole file is copied to tests/output/harness/."""
+    parts = []
+    faults = figures.get("faults")
+    if isinstance(faults, dict) and faults.get("seeds"):
+        injected = faults.get("faults_injected", {})
+        parts.append("faults injected %d over %d seeds, converged %d, duplicates %s" % (
+            sum(injected.values()) if isinstance(injected, dict) else injected, faults["seeds"], faults.get("converged", 0),
+            sum(faults.get("duplicates", {}).values()) if isinstance(faults.get("duplicates"), dict) else faults.get("duplicates")))
+    kills = figures.get("interruptions")
+    if isinstance(kills, dict) and kills.get("kills"):
+        parts.append("kills %d, recoveries %d, teardown leftovers %s" % (kills["kills"], kills.get("recoveries", 0), kills.get("teardown_leftovers")))
+    drift = figures.get("drift")
+    if isinstance(drift, dict) and drift.get("injected"):
+        parts.append("drifts repaired %d of %d" % (drift.get("repaired", 0), drift["injected"]))
+    for key in ("cases", "refused_before_any_request", "runs_swept", "keys_checked", "secrets_found"):
+        if key in figures:
+            parts.append("%s %s" % (key.replace("_", " "), figures[key]))
+    return "; ".join(parts) or json.dumps(figures)[:300]
 
 
 SUITES = ["sanity", "units", "lint", "changelog", "build", "ee", "lab"]
@@ -251,6 +288,8 @@ def main(argv: list | None = None) -> int:
                 name, state, result.passed, result.failed, result.skipped, result.seconds), flush=True)
             for note in result.notes[:20]:
                 print("           " + note)
+            for line in result.figures:
+                print("           figures " + line)
             if result.failed:
                 print("----- tail of tests/output/harness/%s.log -----" % name)
                 print(tail(os.path.join(OUTPUT, "%s.log" % name)))

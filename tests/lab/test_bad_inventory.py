@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from labtools import LabSession
+from reliability import write_figures
 
 PLAYBOOK = "playbooks/aws_gcp_ha.yml"
 GOOD_KEYS = ["key.one_%d_abcdef" % index for index in range(4)]
@@ -59,7 +60,8 @@ REFUSED = []
 def lab():
     with LabSession("mcvbad", (18780, 18781, 18782), data_plane=False) as session:
         yield session
-    print("\nbad inventories refused before any write: %d of %d" % (len(REFUSED), len(CASES)))
+    write_figures("bad_inventory", "bad inventories refused before any write",
+                  {"cases": len(CASES), "refused_before_any_request": len(REFUSED), "variables_named": sorted(set(REFUSED))})
 
 
 @pytest.mark.parametrize("extra_vars, variable", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
