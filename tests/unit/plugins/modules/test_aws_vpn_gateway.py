@@ -211,7 +211,7 @@ def test_absent_detaches_then_deletes_both_and_is_idempotent(capsys, ec2):
     ec2.calls.clear()
     result = run_module(capsys, dict(BASE, state='absent'))
     assert result['changed'] is True
-    assert [call for call in ec2.writes()] == ['DetachVpnGateway', 'DeleteVpnGateway', 'DeleteVpc']
+    assert ec2.writes() == ['DetachVpnGateway', 'DeleteVpnGateway', 'DeleteVpc']
     assert ec2.vpcs == {}
     again = run_module(capsys, dict(BASE, state='absent'))
     assert again['changed'] is False
