@@ -160,6 +160,9 @@ from ansible_collections.multicloud.vpn.plugins.module_utils._aws import (
 LIVE_GATEWAY_STATES = ("pending", "available")
 LIVE_VPC_STATES = ("pending", "available")
 POLL_SECONDS = 1.0
+# Attempts of each single-attempt create or attach (botocore's standard mode would make 3, the playbooks ask 10):
+# a failure that wrote nothing is tried again, one that may have written is looked up first.
+WRITE_ATTEMPTS = 6
 
 
 class InputError(Exception):
@@ -319,7 +322,8 @@ class Gateway:
                 return None
             parameters = {"CidrBlock": self.params["vpc_cidr_block"],
                           "TagSpecifications": tag_specification("vpc", self.params["vpc_name"], self.params["tags"])}
-            vpc = create_once(lambda: call(self.single(), "create_vpc", **parameters)["Vpc"], self.find_vpc, sleep=self.sleep)
+            vpc = create_once(lambda: call(self.single(), "create_vpc", **parameters)["Vpc"], self.find_vpc, attempts=WRITE_ATTEMPTS,
+                              sleep=self.sleep)
         vpc = self.wait(lambda: self.describe_vpc(vpc["VpcId"]), lambda item: item.get("State"), "VPC %s" % vpc["VpcId"], ("available",))
         after["vpc"] = {"id": vpc["VpcId"], "cidr_block": vpc["CidrBlock"], "tags": tag_dict(vpc)}
         return vpc
@@ -356,7 +360,7 @@ class Gateway:
             if asn is not None:
                 parameters["AmazonSideAsn"] = asn
             gateway = create_once(lambda: call(self.single(), "create_vpn_gateway", **parameters)["VpnGateway"], self.find_gateway,
-                                  sleep=self.sleep)
+                                  attempts=WRITE_ATTEMPTS, sleep=self.sleep)
         gateway_id = gateway["VpnGatewayId"]
         if not self.check_mode:
             gateway = self.wait(lambda: self.describe_gateway(gateway_id), lambda item: item.get("State"),
@@ -389,7 +393,7 @@ class Gateway:
 
             try:
                 # An attach whose answer was lost is read back, not repeated ("already attached").
-                create_once(attach, attached, sleep=self.sleep)
+                create_once(attach, attached, attempts=WRITE_ATTEMPTS, sleep=self.sleep)
             except AwsError:
                 if attached() is None:
                     raise

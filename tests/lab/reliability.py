@@ -34,7 +34,7 @@ RUN_TIMEOUT = 600
 # An SDK gave up after its own retries on a transient error: a rerun is allowed (and counted).
 EXHAUSTED = re.compile(r"reached max retries: \d+\): (Gateway Timeout|An internal error|Request limit exceeded)"
                        r"|: (InternalError|RequestLimitExceeded|504): |Timeout of [0-9.]+s exceeded|: (429|500|503)\b"
-                       r"|\(429\)|\(500\)|\(503\)|Retry limit exceeded|too many (500|503|429) error responses")
+                       r"|\(429\)|\(500\)|\(503\)|\(HTTP (429|500|502|503|504)\)|Retry limit exceeded|too many (500|503|429) error responses")
 
 
 def ports(*defaults: int) -> tuple:
