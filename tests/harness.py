@@ -250,8 +250,9 @@ def summarise_figures(figures: dict) -> str:
     return "; ".join(parts) or json.dumps(figures)[:300]
 
 
-# A lab test module that needs the data plane (namespaces, strongSwan, FRR) says so this way.
-DATA_PLANE_MODULE = re.compile(r"data_plane_missing|^\s*from \.?dataplane|^\s*import dataplane", re.MULTILINE)
+# A lab test module that needs the data plane (namespaces, strongSwan, FRR) says so this way; a stand-in-only module
+# can join that stream with LAB_STREAM = "dataplane" (to balance the two streams' lengths).
+DATA_PLANE_MODULE = re.compile(r"data_plane_missing|^\s*from \.?dataplane|^\s*import dataplane|^LAB_STREAM = \"dataplane\"", re.MULTILINE)
 SUITES = ["sanity", "units", "lint", "changelog", "build", "ee", "lab"]
 
 

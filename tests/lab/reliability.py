@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -74,6 +75,18 @@ def changed_tasks(run_result: PlaybookRun, host: str = "localhost") -> list:
         elif line.startswith("changed: [%s]" % host):
             tasks.append(task)
     return tasks
+
+
+def kill_times(converge_seconds: float, kills: int = KILLS, seed: int = 2026) -> list:
+    """One seeded point in each of ``kills`` equal slices of a measured converge: the kills land all over the run."""
+    chooser = random.Random(seed)
+    return [round(max(1.0, converge_seconds * (trial + chooser.random()) / kills), 2) for trial in range(kills)]
+
+
+def task_at_kill(run_result: PlaybookRun) -> str:
+    """The task a killed run had started last."""
+    started = [line[len("TASK ["):].split("]")[0] for line in run_result.output.splitlines() if line.startswith("TASK [")]
+    return started[-1] if started else "(before the first task)"
 
 
 def set_faults(lab, clouds, seed: int, rate: float) -> None:

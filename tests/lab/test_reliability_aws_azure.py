@@ -52,13 +52,12 @@ Environment: MCVPN_RELIABILITY_SEEDS (default 10) and MCVPN_RELIABILITY_KILLS (d
 from __future__ import annotations
 
 import os
-import random
 import time
 
 import pytest
 from labtools import REPO, LabSession, live_objects
-from reliability import (FAULT_RATE, KILLS, SEEDS, Driver, changed_tasks, count_extra, failures, faults_injected, local_inventory, ports,
-                         set_faults, write_figures)
+from reliability import (FAULT_RATE, KILLS, SEEDS, Driver, changed_tasks, count_extra, failures, faults_injected, kill_times, local_inventory, ports,
+                         set_faults, task_at_kill, write_figures)
 
 import labctl
 
@@ -244,23 +243,15 @@ def test_faults_converge_without_duplicates(lab):
 
 
 # -- 2. interruptions ---------------------------------------------------------------------------
-def task_at_kill(run_result) -> str:
-    started = [line[len("TASK ["):].split("]")[0] for line in run_result.output.splitlines() if line.startswith("TASK [")]
-    return started[-1] if started else "(before the first task)"
-
-
 def test_interruptions_rerun_converges_and_teardown_cleans(lab):
     figures = FIGURES["interruptions"]
     reset(lab)
     measured = run(lab)
     assert converged(lab, measured), failures(measured)
     figures["converge_seconds_measured"] = round(measured.seconds, 1)
-    chooser = random.Random(2026)
     problems = []
-    for trial in range(KILLS):
+    for trial, delay in enumerate(kill_times(measured.seconds)):
         reset(lab)
-        # One seeded point in each of KILLS equal slices of the measured converge: kills land all over the run.
-        delay = round(max(1.0, measured.seconds * (trial + chooser.random()) / KILLS), 2)
         killed = lab.driver.kill_after(delay)
         figures["kills"] += 1
         figures["killed_at_seconds"].append(delay)
