@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,6 +110,10 @@ def standin_config(state_dir: str, config: str | None) -> str:
 def start(state_dir: str, ports: dict, config: str | None, clouds: list, timeout: float = 30.0) -> dict:
     os.makedirs(state_dir, exist_ok=True)
     stop(state_dir, clouds)  # a crashed previous run: end what it recorded, nothing else
+    busy = [port for port in (ports[cloud] for cloud in clouds) if not _port_free(port)]
+    if busy:
+        # Another lab's stand-in would answer the health check, and this lab would silently use it.
+        raise LabError("port(s) %s already in use on 127.0.0.1 (another lab still running?)" % ", ".join(map(str, busy)))
     config = standin_config(state_dir, config)
     # The lab inventory finds the lab's files (e.g. the VyOS commands the reconciler reads) here.
     environment: dict[str, str] = {"MCVPN_LAB_DIR": state_dir}
@@ -142,6 +147,17 @@ def start(state_dir: str, ports: dict, config: str | None, clouds: list, timeout
     with open(os.path.join(state_dir, "env.sh"), "w", encoding="utf-8") as handle:
         handle.writelines("export %s=%s\n" % item for item in sorted(environment.items()))
     return environment
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the stand-ins' servers bind: a listener makes the port busy, a closed lab's TIME_WAIT sockets do not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def stop(state_dir: str, clouds: list, grace: float = 5.0) -> list:
